@@ -1,0 +1,84 @@
+import { DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { EventEnvelope } from '../../toolkit/envelope';
+
+/** Which way an event arrived: the ordered FIFO subscription, or the bus rule's fan-out queue. */
+export type DeliveryPath = 'ordered' | 'fanout';
+
+export interface Delivery {
+  readonly path: DeliveryPath;
+  readonly partitionkey: string;
+  /** 1, 2, 3, … in the order deliveries of this key on this path arrived. */
+  readonly arrival: number;
+  readonly id: string;
+  readonly type: string;
+  readonly subject: string;
+  readonly sequence: number;
+  readonly receivedAt: string;
+}
+
+const ARRIVAL_DIGITS = 10;
+const partition = (path: DeliveryPath, partitionkey: string) => `${path}#${partitionkey}`;
+
+/**
+ * Records every delivery (duplicates included, on purpose: it observes the pipeline) with its arrival
+ * number per key and path, so that order and duplicates can be checked. Ids and types only.
+ */
+export class DeliveryLog {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly retentionSeconds = 24 * 3600,
+  ) {}
+
+  async record(path: DeliveryPath, event: EventEnvelope, now: Date): Promise<Delivery> {
+    const pk = partition(path, event.partitionkey);
+    const counter = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk, sk: '#arrivals' }),
+        UpdateExpression: 'ADD arrivals :one',
+        ExpressionAttributeValues: marshall({ ':one': 1 }),
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const arrival = Number(counter.Attributes?.arrivals?.N);
+    const delivery: Delivery = {
+      path,
+      partitionkey: event.partitionkey,
+      arrival,
+      id: event.id,
+      type: event.type,
+      subject: event.subject,
+      sequence: Number(event.sequence),
+      receivedAt: now.toISOString(),
+    };
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.tableName,
+        Item: marshall({ pk, sk: String(arrival).padStart(ARRIVAL_DIGITS, '0'), ...delivery, expiresAt: Math.floor(now.getTime() / 1000) + this.retentionSeconds }),
+      }),
+    );
+    return delivery;
+  }
+
+  /** Deliveries of one key on one path, in arrival order. */
+  async list(path: DeliveryPath, partitionkey: string): Promise<Delivery[]> {
+    const items: Delivery[] = [];
+    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+          ExpressionAttributeValues: marshall({ ':pk': partition(path, partitionkey), ':first': '0', ':last': '9' }),
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) items.push(unmarshall(item) as Delivery);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}

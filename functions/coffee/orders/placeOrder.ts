@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import type { NewEvent } from '../../toolkit/outbox';
+
+export const MENU = {
+  espresso: 250,
+  americano: 300,
+  latte: 380,
+  cappuccino: 370,
+  'flat-white': 390,
+  mocha: 420,
+} as const;
+export const SIZES = { small: 0.8, medium: 1, large: 1.25 } as const;
+
+export const OrderLineSchema = z.object({
+  product: z.enum(Object.keys(MENU) as [keyof typeof MENU, ...Array<keyof typeof MENU>]),
+  size: z.enum(['small', 'medium', 'large']).default('medium'),
+  quantity: z.number().int().min(1).max(10).default(1),
+});
+
+/** The `PlaceOrder` command. */
+export const PlaceOrderSchema = z
+  .object({
+    orderId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"'),
+    lines: z.array(OrderLineSchema).min(1, 'an order needs at least one line').max(20),
+  })
+  .strict();
+export type PlaceOrder = z.infer<typeof PlaceOrderSchema>;
+
+export const ORDER_PLACED = 'coffee.order.placed';
+
+/** `coffee.order.placed` v1 data. */
+export const OrderPlacedSchema = z.object({
+  orderId: z.string(),
+  lines: z.array(z.object({ product: z.string(), size: z.string(), quantity: z.number().int(), priceCents: z.number().int() })),
+  totalCents: z.number().int(),
+  placedAt: z.iso.datetime(),
+});
+export type OrderPlaced = z.infer<typeof OrderPlacedSchema>;
+
+export interface OrderState {
+  readonly status: 'placed';
+  readonly lines: OrderPlaced['lines'];
+  readonly totalCents: number;
+  readonly placedAt: string;
+}
+
+/** Decides `PlaceOrder` for an order that does not exist yet. Pure: time arrives as `now`. */
+export function placeOrder(command: PlaceOrder, now: Date): { state: OrderState; events: NewEvent<OrderPlaced>[] } {
+  const lines = command.lines.map((line) => ({
+    product: line.product,
+    size: line.size,
+    quantity: line.quantity,
+    priceCents: Math.round(MENU[line.product] * SIZES[line.size]) * line.quantity,
+  }));
+  const totalCents = lines.reduce((sum, line) => sum + line.priceCents, 0);
+  const placedAt = now.toISOString();
+  return {
+    state: { status: 'placed', lines, totalCents, placedAt },
+    events: [{ type: ORDER_PLACED, data: { orderId: command.orderId, lines, totalCents, placedAt } }],
+  };
+}
+
+export const orderKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'STATE' });

@@ -1,0 +1,5 @@
+export * from './EventEnvelope';
+export * from './buildEvent';
+export * from './parseEvent';
+export * from './ids';
+export * from './errors';

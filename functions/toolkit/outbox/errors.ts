@@ -1,0 +1,37 @@
+/** Base class of every outbox error. */
+export class OutboxError extends Error {
+  override name = 'OutboxError';
+}
+
+/** Domain rejection: the aggregate changed since it was read. Never retried blindly; reload and decide again. */
+export class ConcurrencyError extends OutboxError {
+  override name = 'ConcurrencyError';
+  constructor(
+    readonly aggregateId: string,
+    readonly expectedVersion: number,
+    /** The version found, or `undefined` when the aggregate does not exist. */
+    readonly actualVersion: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `Aggregate ${aggregateId} is at version ${actualVersion ?? 'none (it does not exist)'}, expected ${expectedVersion === 0 ? 'none (a new aggregate)' : expectedVersion}`,
+      options,
+    );
+  }
+}
+
+/** The commit breaks a DynamoDB transaction limit; rejected before any call. */
+export class CommitTooLargeError extends OutboxError {
+  override name = 'CommitTooLargeError';
+  constructor(readonly problems: string[]) {
+    super(`Commit exceeds DynamoDB transaction limits: ${problems.join('; ')}`);
+  }
+}
+
+/** The commit itself is malformed (e.g. no events, duplicate aggregate). A programming error. */
+export class InvalidCommitError extends OutboxError {
+  override name = 'InvalidCommitError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid commit: ${problems.join('; ')}`);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './Outbox';
+export * from './planCommit';
+export * from './outboxItem';
+export * from './errors';
+export * from './outboxConfig';

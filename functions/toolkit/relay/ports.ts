@@ -1,0 +1,39 @@
+import type { EventEnvelope } from '../envelope';
+
+/** An entry a target refused, by event id, with the target's reason. */
+export interface FailedEntry {
+  readonly id: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Where the relay publishes: the event bus, or one ordered subscriber's FIFO queue. */
+export interface EventTarget {
+  /** For logs and metrics, e.g. `bus:orders` or `fifo:barista.fifo`. */
+  readonly name: string;
+  /** Most entries per call (10 for PutEvents and SendMessageBatch). */
+  readonly maxEntries: number;
+  /** Most bytes per call. */
+  readonly maxBytes: number;
+  /** Bytes this event counts against `maxBytes`. */
+  sizeOf(event: EventEnvelope): number;
+  /**
+   * Sends the events in this order in one call. Returns the entries the target refused; throws when
+   * the whole call failed (after the SDK's own retries).
+   */
+  publish(events: readonly EventEnvelope[]): Promise<FailedEntry[]>;
+}
+
+/** A record the relay cannot publish (its outbox item is not a valid envelope). */
+export interface PoisonRecord {
+  readonly sequenceNumber: string;
+  readonly reason: string;
+  readonly errorName: string;
+  /** The outbox item's keys, to find it in the log; never its payload. */
+  readonly keys: Readonly<Record<string, string>>;
+}
+
+/** Where poison records go at once, with their reason. */
+export interface DeadLetterSink {
+  send(records: readonly PoisonRecord[]): Promise<void>;
+}

@@ -1,0 +1,140 @@
+import type { EventEnvelope } from '../envelope';
+import { backoffDelay, type BackoffPolicy } from '../retry/backoff';
+import type { DeadLetterSink, EventTarget, FailedEntry, PoisonRecord } from './ports';
+
+/** One stream record, as the relay sees it: a valid event or poison. */
+export type RelayRecord =
+  | { readonly sequenceNumber: string; readonly event: EventEnvelope }
+  | { readonly sequenceNumber: string; readonly poison: PoisonRecord };
+
+export interface RelayDependencies {
+  readonly targets: readonly EventTarget[];
+  readonly deadLetters: DeadLetterSink;
+  readonly policy: BackoffPolicy;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+  /** Told about each failed attempt, for logs and metrics (ids and codes only). */
+  readonly onAttemptFailed?: (failure: AttemptFailure) => void;
+}
+
+export interface AttemptFailure {
+  readonly target: string;
+  readonly attempt: number;
+  readonly failed: readonly FailedEntry[];
+  readonly error?: unknown;
+}
+
+export interface RelayOutcome {
+  /** Per target, how many events it accepted in this invocation. */
+  readonly delivered: Readonly<Record<string, number>>;
+  readonly deadLettered: number;
+  /**
+   * The stream sequence number of the first record that could not be handled. That record and every
+   * later one must be retried, in order; `undefined` when the whole batch is done.
+   */
+  readonly firstFailedSequenceNumber?: string;
+  readonly lastError?: unknown;
+}
+
+/**
+ * Publishes a stream batch to every target, in stream order, in as few calls as the targets allow.
+ * Failed entries alone are retried with exponential backoff and jitter; what still fails after the
+ * last attempt makes the batch stop at its first failed record (so the shard retries it and what
+ * follows, in order). Poison records go to the dead-letter sink at once.
+ */
+export async function relayBatch(records: readonly RelayRecord[], deps: RelayDependencies): Promise<RelayOutcome> {
+  const events: Array<{ index: number; event: EventEnvelope }> = [];
+  const poison: Array<{ index: number; poison: PoisonRecord }> = [];
+  records.forEach((record, index) => {
+    if ('event' in record) events.push({ index, event: record.event });
+    else poison.push({ index, poison: record.poison });
+  });
+
+  const failures: Array<{ index: number; error?: unknown }> = [];
+  const delivered: Record<string, number> = {};
+
+  const poisonDone = deadLetter(poison, deps).then((failure) => failure && failures.push(failure));
+  const targetsDone = deps.targets.map(async (target) => {
+    const result = await deliver(target, events, deps);
+    delivered[target.name] = result.delivered;
+    if (result.failure) failures.push(result.failure);
+  });
+  await Promise.all([poisonDone, ...targetsDone]);
+
+  const first = failures.sort((a, b) => a.index - b.index)[0];
+  return {
+    delivered,
+    deadLettered: first ? poison.filter((p) => p.index < first.index).length : poison.length,
+    ...(first ? { firstFailedSequenceNumber: records[first.index]?.sequenceNumber, lastError: first.error } : {}),
+  };
+}
+
+async function deadLetter(
+  poison: ReadonlyArray<{ index: number; poison: PoisonRecord }>,
+  deps: RelayDependencies,
+): Promise<{ index: number; error: unknown } | undefined> {
+  if (poison.length === 0) return undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.deadLetters.send(poison.map((p) => p.poison));
+      return undefined;
+    } catch (error) {
+      deps.onAttemptFailed?.({ target: 'dead-letter-queue', attempt, failed: [], error });
+      if (attempt >= deps.policy.maxAttempts) return { index: poison[0]!.index, error };
+      await deps.sleep(backoffDelay(deps.policy, attempt, deps.random));
+    }
+  }
+}
+
+/** Sends the events to one target chunk by chunk, in order; stops at the first chunk it cannot finish. */
+async function deliver(
+  target: EventTarget,
+  events: ReadonlyArray<{ index: number; event: EventEnvelope }>,
+  deps: RelayDependencies,
+): Promise<{ delivered: number; failure?: { index: number; error?: unknown } }> {
+  let delivered = 0;
+  for (const chunk of chunksFor(target, events)) {
+    let pending = chunk;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      let failed: FailedEntry[];
+      let error: unknown;
+      try {
+        failed = await target.publish(pending.map((p) => p.event));
+      } catch (caught) {
+        error = caught;
+        failed = pending.map((p) => ({ id: p.event.id, code: errorName(caught), message: 'call failed' }));
+      }
+      const failedIds = new Set(failed.map((f) => f.id));
+      delivered += pending.length - pending.filter((p) => failedIds.has(p.event.id)).length;
+      pending = pending.filter((p) => failedIds.has(p.event.id));
+      if (pending.length === 0) break;
+      deps.onAttemptFailed?.({ target: target.name, attempt, failed, error });
+      if (attempt >= deps.policy.maxAttempts) {
+        return { delivered, failure: { index: pending[0]!.index, error: error ?? new Error(failed[0]?.code) } };
+      }
+      await deps.sleep(backoffDelay(deps.policy, attempt, deps.random));
+    }
+  }
+  return { delivered };
+}
+
+/** Splits events into calls of at most `maxEntries` entries and `maxBytes` bytes, keeping their order. */
+export function chunksFor<T extends { event: EventEnvelope }>(target: EventTarget, events: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of events) {
+    const size = target.sizeOf(item.event);
+    if (current.length > 0 && (current.length >= target.maxEntries || bytes + size > target.maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+const errorName = (error: unknown): string => (error instanceof Error ? error.name : 'UnknownError');

@@ -1,0 +1,218 @@
+import { Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { OUTBOX } from '../../functions/toolkit/outbox/outboxItem';
+import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
+import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
+import { grantSendMessage } from './grants';
+import { ToolkitFunction } from './ToolkitFunction';
+
+export interface RelayOptions {
+  /** Stream records per invocation. @default 100 */
+  readonly batchSize?: number;
+  /** How long the mapping may wait to fill a batch. @default no wait */
+  readonly maxBatchingWindow?: Duration;
+  /** Times the mapping retries a failed batch before it goes to the dead-letter queue. @default 10 */
+  readonly retryAttempts?: number;
+  /** Attempts per entry inside one invocation (backoff with jitter between them). @default 5 */
+  readonly maxAttemptsPerEntry?: number;
+  /** @default Duration.minutes(1) */
+  readonly timeout?: Duration;
+}
+
+export interface TransactionalOutboxProps {
+  /** CloudEvents `source` of the events this service commits (EventBridge `Source`), e.g. `coffee.orders`. */
+  readonly source: string;
+  /**
+   * An existing table to use: string keys `pk` and `sk`, a stream with new images. Not with `tableProps`.
+   * @default a new table
+   */
+  readonly table?: dynamodb.Table;
+  /** Props merged into the new table's (defaults, then these, then what the outbox requires). Not with `table`. */
+  readonly tableProps?: Partial<dynamodb.TableProps>;
+  /** An existing bus to publish to. Not with `eventBusName`. @default a new bus */
+  readonly eventBus?: events.IEventBus;
+  /** Name of the new bus. Not with `eventBus`. @default generated */
+  readonly eventBusName?: string;
+  /** The key that encrypts the table and the dead-letter queue. @default a new key with rotation on */
+  readonly encryptionKey?: kms.IKey;
+  /** How long outbox items are kept (DynamoDB TTL). Not with `keepEventsForever`. @default Duration.days(30) */
+  readonly retention?: Duration;
+  /** Keep outbox items for good (event-sourced services). Not with `retention`. @default false */
+  readonly keepEventsForever?: boolean;
+  readonly relay?: RelayOptions;
+  /** Of the table and the key. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Transactional outbox with an ordered relay: a service table whose stream feeds a relay that
+ * publishes each committed event to an EventBridge bus and to every ordered subscriber's FIFO queue,
+ * in per-key order, with retries, a dead-letter queue and alarms.
+ */
+export class TransactionalOutbox extends Construct {
+  public readonly table: dynamodb.Table;
+  public readonly bus: events.IEventBus;
+  public readonly key: kms.IKey;
+  public readonly relayFunction: ToolkitFunction;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+  public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+  /** The relay's stream mapping: outbox INSERTs only, bisect on error, bounded retries, DLQ. */
+  public readonly eventSourceMapping: lambda.EventSourceMapping;
+  public readonly source: string;
+  private readonly retentionSeconds: number | undefined;
+  private readonly orderedQueueUrls: string[] = [];
+
+  constructor(scope: Construct, id: string, props: TransactionalOutboxProps) {
+    super(scope, id);
+    validate(props);
+    this.source = props.source;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.retentionSeconds = props.keepEventsForever ? undefined : (props.retention ?? Duration.days(30)).toSeconds();
+
+    this.key =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Encrypts the ${props.source} outbox table and queues`, removalPolicy });
+
+    this.table =
+      props.table ??
+      new dynamodb.Table(this, 'Table', {
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy,
+        ...props.tableProps,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: this.key,
+        partitionKey: { name: OUTBOX.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: OUTBOX.sortKey, type: dynamodb.AttributeType.STRING },
+        stream: dynamodb.StreamViewType.NEW_IMAGE,
+        timeToLiveAttribute: OUTBOX.ttlAttribute,
+      });
+
+    this.bus = props.eventBus ?? new events.EventBus(this, 'Bus', props.eventBusName ? { eventBusName: props.eventBusName } : {});
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the relay dead-letter queue itself; its messages are kept 14 days and alarmed on.',
+    });
+
+    const relay = props.relay ?? {};
+    this.relayFunction = new ToolkitFunction(this, 'Relay', {
+      entry: 'functions/toolkit/relay/handler.ts',
+      description: `Outbox relay of ${props.source}: stream → EventBridge and ordered FIFO subscribers`,
+      timeout: relay.timeout ?? Duration.minutes(1),
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'outbox-relay',
+        [RELAY_ENV.eventBusName]: this.bus.eventBusName,
+        [RELAY_ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
+        [RELAY_ENV.orderedQueueUrls]: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.orderedQueueUrls) }),
+        [RELAY_ENV.maxAttempts]: String(relay.maxAttemptsPerEntry ?? 5),
+      },
+    });
+
+    // The mapping is declared with exact grants (DynamoEventSource would grant kms:ReEncrypt* and more).
+    const streamArn = this.table.tableStreamArn!;
+    iam.Grant.addToPrincipal({
+      grantee: this.relayFunction,
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+      resourceArns: [streamArn],
+    });
+    iam.Grant.addToPrincipal({ grantee: this.relayFunction, actions: ['dynamodb:ListStreams'], resourceArns: ['*'] });
+    this.key.grant(this.relayFunction, 'kms:Decrypt');
+    Validations.of(this.relayFunction.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'dynamodb:ListStreams has no resource-level permissions (IAM service authorization reference); it lists stream ARNs only, and the Lambda event-source mapping documents it as required.',
+    });
+    const deadLetterQueue = this.deadLetterQueue;
+    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'RelayMapping', {
+        target: this.relayFunction,
+        eventSourceArn: streamArn,
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: relay.batchSize ?? 100,
+        ...(relay.maxBatchingWindow ? { maxBatchingWindow: relay.maxBatchingWindow } : {}),
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: relay.retryAttempts ?? 10,
+        parallelizationFactor: 1,
+        onFailure: {
+          bind: (_mapping, target) => {
+            grantSendMessage(target, deadLetterQueue);
+            return { destination: deadLetterQueue.queueArn };
+          },
+        },
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.isEqual('INSERT'),
+            dynamodb: { NewImage: { [OUTBOX.kindAttribute]: { S: lambda.FilterRule.isEqual(OUTBOX.kindValue) } } },
+          }),
+        ],
+      });
+    this.bus.grantPutEventsTo(this.relayFunction);
+
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `Outbox events of ${props.source} could not be relayed: see the relay dead-letter queue`,
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.iteratorAgeAlarm = new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
+      alarmDescription: `The ${props.source} relay is more than a minute behind its stream`,
+      metric: this.relayFunction.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 60_000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /**
+   * Registers an ordered subscriber: the relay sends every event to this FIFO queue, grouped by
+   * partition key and deduplicated by event id.
+   */
+  addOrderedSubscriber(queue: sqs.IQueue): void {
+    if (!queue.fifo) throw new Error(`addOrderedSubscriber: ${queue.node.path} is not a FIFO queue`);
+    this.orderedQueueUrls.push(queue.queueUrl);
+    grantSendMessage(this.relayFunction, queue);
+  }
+
+  /**
+   * Lets a writer commit: `dynamodb:PutItem` (the only action its transactions use) on this table and
+   * the key's encrypt/decrypt, and sets the writer's `OUTBOX_*` environment.
+   */
+  grantCommit(writer: lambda.Function): iam.Grant {
+    writer.addEnvironment(OUTBOX_ENV.tableName, this.table.tableName);
+    writer.addEnvironment(OUTBOX_ENV.source, this.source);
+    if (this.retentionSeconds !== undefined) writer.addEnvironment(OUTBOX_ENV.retentionSeconds, String(this.retentionSeconds));
+    this.key.grant(writer, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+    return iam.Grant.addToPrincipal({ grantee: writer, actions: ['dynamodb:PutItem'], resourceArns: [this.table.tableArn] });
+  }
+}
+
+function validate(props: TransactionalOutboxProps): void {
+  const problems: string[] = [];
+  if (props.table && props.tableProps) problems.push('give either `table` or `tableProps`, not both');
+  if (props.table && !props.table.tableStreamArn) problems.push('`table` must have a stream with new images');
+  if (props.eventBus && props.eventBusName) problems.push('give either `eventBus` or `eventBusName`, not both');
+  if (props.retention && props.keepEventsForever) problems.push('give either `retention` or `keepEventsForever`, not both');
+  if (!/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/.test(props.source)) problems.push('`source` must look like `app.context`, e.g. `coffee.orders`');
+  if (props.tableProps && ('partitionKey' in props.tableProps || 'sortKey' in props.tableProps || 'stream' in props.tableProps)) {
+    problems.push('`tableProps` must not set partitionKey, sortKey or stream: the outbox defines them');
+  }
+  if (problems.length > 0) throw new Error(`TransactionalOutbox: ${problems.join('; ')}`);
+}

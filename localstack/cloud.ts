@@ -1,0 +1,170 @@
+/**
+ * The local cloud: the embedded MiniStack (default) or a LocalStack-compatible endpoint the user
+ * already runs (`AWS_ENDPOINT_URL`). Used by `npm start`, the tests and `localstack/cli.ts`.
+ * Nothing under lib/ or functions/ knows about this file.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const LOCAL = path.join(ROOT, '.local');
+const VENV = path.join(LOCAL, 'venv');
+const PID_FILE = path.join(LOCAL, 'ministack.pid');
+export const LOG_FILE = path.join(LOCAL, 'ministack.log');
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:4566';
+export const REGION = 'us-east-1';
+export const ACCOUNT = '000000000000';
+
+/** The environment every AWS client, the CDK CLI and the tests use against the local cloud. */
+export function cloudEnv(endpoint = endpointUrl()): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+    AWS_REGION: REGION,
+    AWS_DEFAULT_REGION: REGION,
+    CDK_DEFAULT_ACCOUNT: ACCOUNT,
+    CDK_DEFAULT_REGION: REGION,
+    CDK_DISABLE_CLI_TELEMETRY: 'true',
+  };
+}
+
+export function endpointUrl(): string {
+  return process.env.AWS_ENDPOINT_URL ?? DEFAULT_ENDPOINT;
+}
+
+function assertLoopback(endpoint: string): void {
+  const host = new URL(endpoint).hostname;
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(host)) {
+    throw new Error(`Refusing to use ${endpoint}: the local cloud must be on a loopback address`);
+  }
+}
+
+export async function isHealthy(endpoint = endpointUrl()): Promise<boolean> {
+  for (const probe of ['/_localstack/health', '/_ministack/health']) {
+    try {
+      const response = await fetch(new URL(probe, endpoint), { signal: AbortSignal.timeout(2000) });
+      if (response.ok) return true;
+    } catch {
+      // not up (yet)
+    }
+  }
+  return false;
+}
+
+export async function waitUntilHealthy(endpoint = endpointUrl(), timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await isHealthy(endpoint)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`The local cloud at ${endpoint} did not become healthy within ${timeoutMs / 1000} s; see ${LOG_FILE}`);
+}
+
+/** Installs the pinned MiniStack into the project's virtual environment when missing or outdated. */
+export function installEmulator(): void {
+  const requirements = readFileSync(path.join(ROOT, 'localstack', 'requirements.txt'), 'utf8');
+  const marker = path.join(VENV, '.requirements');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === requirements) return;
+  mkdirSync(LOCAL, { recursive: true });
+  console.log('Installing the local cloud (MiniStack) into .local/venv …');
+  const python = process.env.PYTHON ?? 'python3';
+  run(python, ['-m', 'venv', VENV]);
+  run(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', '-r', path.join(ROOT, 'localstack', 'requirements.txt')]);
+  writeFileSync(marker, requirements);
+}
+
+function run(command: string, args: string[]): void {
+  const result = spawnSync(command, args, { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed with exit code ${result.status}`);
+}
+
+function ourPid(): number | undefined {
+  if (!existsSync(PID_FILE)) return undefined;
+  const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    rmSync(PID_FILE, { force: true });
+    return undefined;
+  }
+}
+
+export interface CloudHandle {
+  readonly endpoint: string;
+  /** True when this call started the emulator (so the caller may stop it). */
+  readonly started: boolean;
+}
+
+/**
+ * Makes sure a healthy local cloud answers: reuses the one at `AWS_ENDPOINT_URL` or on 4566 if it is
+ * healthy, otherwise starts the embedded MiniStack on 127.0.0.1:4566 with its log in `.local/`.
+ */
+export async function ensureCloud(): Promise<CloudHandle> {
+  const endpoint = endpointUrl();
+  assertLoopback(endpoint);
+  if (await isHealthy(endpoint)) return { endpoint, started: false };
+  if (process.env.AWS_ENDPOINT_URL && process.env.AWS_ENDPOINT_URL !== DEFAULT_ENDPOINT) {
+    throw new Error(`AWS_ENDPOINT_URL=${endpoint} does not answer a health check; start it, or unset AWS_ENDPOINT_URL to use the embedded MiniStack`);
+  }
+  installEmulator();
+  const state = path.join(LOCAL, 'state');
+  const tmp = path.join(LOCAL, 'tmp');
+  for (const dir of [state, tmp]) mkdirSync(dir, { recursive: true });
+  // The emulator unpacks function code under .local/tmp, inside this project, whose package.json says
+  // "type": "module"; Node would then read the CommonJS bundles as ES modules. On AWS no package.json
+  // sits above /var/task. This one ends Node's package-scope lookup at .local/, as there.
+  writeFileSync(path.join(LOCAL, 'package.json'), '{ "private": true, "type": "commonjs" }\n');
+  const log = openSync(LOG_FILE, 'a');
+  const child = spawn(path.join(VENV, 'bin', 'python'), [path.join(ROOT, 'localstack', 'run_ministack.py')], {
+    cwd: LOCAL,
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: {
+      // Only what the emulator needs: the host's own AWS settings must not leak into functions.
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? LOCAL,
+      GATEWAY_PORT: '4566',
+      BIND_HOST: '127.0.0.1',
+      MINISTACK_HOST: '127.0.0.1',
+      LAMBDA_EXECUTOR: 'local',
+      MINISTACK_REGION: REGION,
+      IOT_MTLS_ENABLED: '0',
+      SFTP_ENABLED: '0',
+      S3_DATA_DIR: path.join(state, 's3'),
+      TMPDIR: tmp,
+      LOG_LEVEL: 'INFO',
+    },
+  });
+  closeSync(log);
+  child.unref();
+  writeFileSync(PID_FILE, String(child.pid));
+  await waitUntilHealthy(endpoint);
+  return { endpoint, started: true };
+}
+
+/** Stops the emulator this project started (by its PID), and nothing else. */
+export async function stopCloud(): Promise<boolean> {
+  const pid = ourPid();
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, 'SIGTERM'); // its process group: the emulator and the handler workers it spawned
+  } catch {
+    process.kill(pid, 'SIGTERM');
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && ourPid() !== undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (ourPid() !== undefined) process.kill(-pid, 'SIGKILL');
+  rmSync(PID_FILE, { force: true });
+  return true;
+}
+
+/** Wipes the emulator's state (every resource), keeping it running. */
+export async function resetCloud(endpoint = endpointUrl()): Promise<void> {
+  const response = await fetch(new URL('/_ministack/reset', endpoint), { method: 'POST' });
+  if (!response.ok) throw new Error(`Reset failed: HTTP ${response.status}`);
+}
