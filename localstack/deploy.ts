@@ -1,28 +1,45 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ACCOUNT, cloudEnv, REGION, ROOT } from './cloud';
+import { reapplyDroppedProperties } from './fixups';
 
 export const OUTPUTS_FILE = path.join(ROOT, '.local', 'outputs.json');
 
-function cdk(args: string[], extraEnv: Record<string, string> = {}): void {
+const DEPLOY_LOG = path.join(ROOT, '.local', 'deploy.log');
+
+function cdk(args: string[], quiet: boolean): void {
   const result = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), args, {
     cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...cloudEnv(), ...extraEnv },
+    stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, ...cloudEnv() },
+    maxBuffer: 64 * 1024 * 1024,
   });
-  if (result.status !== 0) throw new Error(`cdk ${args.join(' ')} failed with exit code ${result.status}`);
+  if (quiet) appendFileSync(DEPLOY_LOG, `$ cdk ${args.join(' ')}\n${result.stdout}${result.stderr}\n`);
+  if (result.status !== 0) {
+    const tail = quiet ? `\n${String(result.stderr).split('\n').slice(-40).join('\n')}` : '';
+    throw new Error(`cdk ${args.join(' ')} failed with exit code ${result.status}${tail}`);
+  }
 }
 
 /**
  * Deploys the app to the local cloud with the plain CDK CLI (`cdk bootstrap`, `cdk deploy`), exactly
  * as to AWS but for the endpoint, then returns the stacks' outputs.
  */
-export async function deployStacks(options: { app?: string; stacks?: string[] } = {}): Promise<Record<string, Record<string, string>>> {
+export async function deployStacks(options: { app?: string; stacks?: string[]; quiet?: boolean } = {}): Promise<Record<string, Record<string, string>>> {
   mkdirSync(path.dirname(OUTPUTS_FILE), { recursive: true });
-  const appArgs = options.app ? ['--app', options.app] : [];
-  cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`, ...appArgs, '--quiet']);
+  Object.assign(process.env, cloudEnv());
+  const outdir = path.join(ROOT, '.local', options.app ? `cdk.out.${path.basename(options.app).replace(/\W/g, '_')}` : 'cdk.out');
+  const appArgs = [...(options.app ? ['--app', options.app] : []), '--output', outdir];
+  const quiet = options.quiet ?? false;
+  cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`, ...appArgs], quiet);
   const outputs = options.app ? `${OUTPUTS_FILE}.${path.basename(options.app).replace(/\W/g, '_')}.json` : OUTPUTS_FILE;
-  cdk(['deploy', ...(options.stacks ?? ['--all']), ...appArgs, '--require-approval', 'never', '--outputs-file', outputs, '--progress', 'events']);
-  return existsSync(outputs) ? JSON.parse(readFileSync(outputs, 'utf8')) : {};
+  cdk(['deploy', ...(options.stacks ?? ['--all']), ...appArgs, '--require-approval', 'never', '--outputs-file', outputs, '--progress', 'events'], quiet);
+  const result: Record<string, Record<string, string>> = existsSync(outputs) ? JSON.parse(readFileSync(outputs, 'utf8')) : {};
+  for (const stackName of Object.keys(result)) {
+    for (const fix of await reapplyDroppedProperties(stackName, path.join(outdir, `${stackName}.template.json`))) {
+      console.log(`local cloud fixup: re-applied ${fix} (dropped by the emulator's CloudFormation)`);
+    }
+  }
+  return result;
 }

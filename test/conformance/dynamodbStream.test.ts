@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { eventually, unique } from '../support/eventually';
+import { arrivals, putStreamed } from './probeLog';
+
+// AWS behaviour relied on: a table's stream delivers each key's INSERTs in commit order with the new
+// image; event-source filter criteria drop non-matching records before the function runs; a
+// reported batch item failure makes that record and every later one of the shard be retried, in order.
+describe('DynamoDB stream → Lambda mapping (conformance)', () => {
+  it('delivers records of each partition key in commit order, with NEW_IMAGE, filtered by criteria', async () => {
+    // arrange: 3 keys × 15 items interleaved, plus items the filter must drop
+    const keys = [unique('s1'), unique('s2'), unique('s3')];
+    for (let i = 1; i <= 15; i++) {
+      for (const pk of keys) {
+        await putStreamed({ pk, sk: String(i).padStart(3, '0'), kind: 'probe' });
+        if (i % 5 === 0) await putStreamed({ pk, sk: `x${i}`, kind: 'not-probe' });
+      }
+    }
+    // the same item written again is a MODIFY: filtered out too
+    await putStreamed({ pk: keys[0]!, sk: '001', kind: 'probe', again: true });
+
+    // act
+    const seen = await Promise.all(keys.map((pk) => eventually(() => arrivals(`stream#${pk}`), (a) => a.length >= 15, { what: `15 records of ${pk}` })));
+
+    // assert
+    for (const got of seen) {
+      expect(got.map((a) => a.item)).toEqual(Array.from({ length: 15 }, (_, i) => String(i + 1).padStart(3, '0')));
+      expect(got.every((a) => a.eventName === 'INSERT' && a.hasNewImage && !a.hasOldImage)).toBe(true);
+    }
+  });
+
+  it('retries a reported failed record and everything after it, in order, losing nothing', async () => {
+    // arrange: record 3 of 5 fails once
+    const pk = unique('partial');
+    for (let i = 1; i <= 5; i++) await putStreamed({ pk, sk: String(i), kind: 'probe', ...(i === 3 ? { failTimes: 1 } : {}) });
+
+    // act
+    const got = await eventually(() => arrivals(`stream#${pk}`), (a) => a.some((x) => x.item === '5' && x.ok), { what: 'record 5 processed' });
+
+    // assert: the failure was seen, then 3, 4, 5 arrived after it in order
+    const failedAt = got.findIndex((a) => a.item === '3' && !a.ok);
+    expect(failedAt).toBeGreaterThanOrEqual(0);
+    expect(got.slice(failedAt + 1).filter((a) => ['3', '4', '5'].includes(a.item)).map((a) => a.item)).toEqual(['3', '4', '5']);
+    expect(got.filter((a) => a.ok).map((a) => a.item)).toEqual(expect.arrayContaining(['1', '2', '3', '4', '5']));
+    // records after the failure were not processed before it was retried
+    expect(got.slice(0, failedAt).map((a) => a.item)).not.toContain('4');
+  });
+});

@@ -1,0 +1,47 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ToolkitFunction } from '../../../lib/constructs/ToolkitFunction';
+
+/** What the conformance tests deploy: a stream and a FIFO queue feeding the probe function. Test-only. */
+export class ProbeStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const log = new dynamodb.Table(this, 'ProbeLog', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const streamed = new dynamodb.Table(this, 'ProbeStreamed', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const queue = new sqs.Queue(this, 'ProbeFifo', { queueName: 'conformance-probe.fifo', fifo: true, visibilityTimeout: Duration.seconds(5) });
+    const probe = new ToolkitFunction(this, 'Probe', {
+      entry: 'test/conformance/probe/probeHandler.ts',
+      timeout: Duration.seconds(5),
+      environment: { PROBE_LOG_TABLE: log.tableName },
+    });
+    log.grantReadWriteData(probe);
+    probe.addEventSource(
+      new sources.DynamoEventSource(streamed, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        retryAttempts: 5,
+        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT'), dynamodb: { NewImage: { kind: { S: lambda.FilterRule.isEqual('probe') } } } })],
+      }),
+    );
+    probe.addEventSource(new sources.SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+    new CfnOutput(this, 'LogTableName', { value: log.tableName });
+    new CfnOutput(this, 'StreamedTableName', { value: streamed.tableName });
+    new CfnOutput(this, 'FifoQueueUrl', { value: queue.queueUrl });
+  }
+}

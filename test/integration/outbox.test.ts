@@ -1,0 +1,153 @@
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryLog, type Delivery, type DeliveryPath } from '../../functions/coffee/deliveries/DeliveryLog';
+import { ConcurrencyError, Outbox, outboxPartitionKey } from '../../functions/toolkit/outbox';
+import { endpointUrl } from '../../localstack/cloud';
+import { eventually, unique } from '../support/eventually';
+import { FaultProxy } from '../support/faultProxy';
+import { stackOutputs } from '../support/outputs';
+
+const ddb = new DynamoDBClient({});
+const lambda = new LambdaClient({});
+let out: Record<string, string>;
+let outbox: Outbox;
+let deliveries: DeliveryLog;
+
+/** Commits `count` events for aggregate `id`, one commit per event, each on the version it read. */
+async function commitCounter(id: string, count: number, from = 0, type = 'test.counter.incremented'): Promise<void> {
+  for (let version = from; version < from + count; version++) {
+    await outbox.commit([{ id, key: { pk: `COUNTER#${id}`, sk: 'STATE' }, expectedVersion: version, state: { value: version + 1 }, events: [{ type, data: { value: version + 1 } }] }]);
+  }
+}
+
+const waitForDeliveries = (path: DeliveryPath, key: string, count: number, timeoutMs = 60_000): Promise<Delivery[]> =>
+  eventually(() => deliveries.list(path, key), (d) => d.length >= count, { what: `${count} ${path} deliveries of ${key}`, timeoutMs });
+
+const sequences = (list: Delivery[]) => list.map((d) => d.sequence);
+const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+beforeAll(() => {
+  out = stackOutputs('CoffeeOrders');
+  outbox = new Outbox({ client: ddb, tableName: out.TableName!, source: 'coffee.orders', retentionSeconds: 3600 });
+  deliveries = new DeliveryLog(ddb, out.DeliveriesTableName!);
+});
+
+describe('transactional outbox and relay, on the local cloud', () => {
+  it('PlaceOrder commits the order and its event, delivered once on the ordered path and once on the bus', async () => {
+    // arrange
+    const orderId = unique('order');
+
+    // act
+    const response = await lambda.send(new InvokeCommand({ FunctionName: out.PlaceOrderFunctionName, Payload: JSON.stringify({ orderId, lines: [{ product: 'latte', size: 'large' }] }) }));
+    const result = JSON.parse(Buffer.from(response.Payload!).toString()) as { status: string; eventIds: string[] };
+
+    // assert
+    expect(response.FunctionError).toBeUndefined();
+    expect(result.status).toBe('accepted');
+    const [ordered, fanout] = await Promise.all([waitForDeliveries('ordered', orderId, 1), waitForDeliveries('fanout', orderId, 1)]);
+    for (const got of [ordered, fanout]) {
+      expect(got.map((d) => [d.id, d.type, d.sequence])).toEqual([[result.eventIds[0], 'coffee.order.placed', 1]]);
+    }
+  });
+
+  it('PlaceOrder rejects a malformed command with a message naming each problem, and writes nothing', async () => {
+    const orderId = unique('bad');
+    const response = await lambda.send(new InvokeCommand({ FunctionName: out.PlaceOrderFunctionName, Payload: JSON.stringify({ orderId, lines: [{ product: 'tea', quantity: 0 }] }) }));
+    const result = JSON.parse(Buffer.from(response.Payload!).toString()) as { status: string; error: string; message: string };
+    expect(result).toMatchObject({ status: 'rejected', error: 'InvalidCommand' });
+    expect(result.message).toMatch(/lines\.0\.product/);
+    expect(result.message).toMatch(/lines\.0\.quantity/);
+    const log = await ddb.send(new QueryCommand({ TableName: out.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }) }));
+    expect(log.Count).toBe(0);
+  });
+
+  it('delivers 3 keys × 50 interleaved events to the FIFO subscriber in per-key order, each once', async () => {
+    // arrange
+    const keys = [unique('k1'), unique('k2'), unique('k3')];
+
+    // act: the three aggregates are written concurrently, so their events interleave in the stream
+    await Promise.all(keys.map((key) => commitCounter(key, 50)));
+
+    // assert
+    for (const key of keys) {
+      const got = await waitForDeliveries('ordered', key, 50, 90_000);
+      expect(sequences(got)).toEqual(oneTo(50));
+    }
+  });
+
+  it('keeps the outbox as the log: one Query returns a key’s events in commit order', async () => {
+    const key = unique('log');
+    await commitCounter(key, 12);
+    const log = await ddb.send(new QueryCommand({ TableName: out.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(key) }), ConsistentRead: true }));
+    expect(log.Items?.map((item) => Number(item.sequence?.N))).toEqual(oneTo(12));
+  });
+
+  it('a version conflict throws ConcurrencyError and writes neither the state nor the event', async () => {
+    // arrange: the aggregate is at version 1
+    const key = unique('conflict');
+    await commitCounter(key, 1);
+
+    // act: a second writer decided on version 0 too
+    const error = await outbox
+      .commit([{ id: key, key: { pk: `COUNTER#${key}`, sk: 'STATE' }, expectedVersion: 0, state: { value: 99 }, events: [{ type: 'test.counter.incremented', data: { value: 99 } }] }])
+      .catch((e: unknown) => e);
+
+    // assert
+    expect(error).toBeInstanceOf(ConcurrencyError);
+    expect(error).toMatchObject({ aggregateId: key, expectedVersion: 0, actualVersion: 1 });
+    const log = await ddb.send(new QueryCommand({ TableName: out.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(key) }), ConsistentRead: true }));
+    expect(log.Count).toBe(1);
+    // a later event (sequence 2) proves the relay moved past: the conflicting one never arrives
+    await commitCounter(key, 1, 1);
+    const got = await waitForDeliveries('ordered', key, 2);
+    expect(sequences(got)).toEqual([1, 2]);
+  });
+});
+
+describe('relay under a failing target', () => {
+  const proxy = new FaultProxy(new URL(endpointUrl()));
+  let originalEnv: Record<string, string> = {};
+
+  async function setRelayEnv(variables: Record<string, string>): Promise<void> {
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: out.RelayFunctionName, Environment: { Variables: variables } }));
+  }
+
+  beforeAll(async () => {
+    // Test setup only: the relay reaches EventBridge through the fault proxy (AWS SDK v3 reads the
+    // service-specific AWS_ENDPOINT_URL_EVENTBRIDGE before AWS_ENDPOINT_URL). SQS cannot be faulted
+    // this way: its client sends each request to the host of the queue URL.
+    const url = await proxy.start();
+    const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: out.RelayFunctionName }));
+    originalEnv = config.Environment?.Variables ?? {};
+    await setRelayEnv({ ...originalEnv, AWS_ENDPOINT_URL_EVENTBRIDGE: url });
+  });
+  afterAll(async () => {
+    await setRelayEnv(originalEnv);
+    await proxy.stop();
+  });
+
+  it('delivers everything once the bus recovers; the batch retries leave no duplicate on the FIFO path', async () => {
+    // arrange: the bus answers 503 to the relay
+    proxy.failing = true;
+    const keys = [unique('f1'), unique('f2')];
+
+    // act: commit while the bus fails; the relay retries, gives up on the batch, and the mapping
+    // retries the batch (re-sending to the FIFO queue what it had already sent); then recover
+    await Promise.all(keys.map((key) => commitCounter(key, 10, 0, 'coffee.order.placed')));
+    await eventually(async () => proxy.refused, (n) => n >= 20, { what: 'the relay to retry against the failing bus' });
+    const fanoutWhileFailing = await Promise.all(keys.map((key) => deliveries.list('fanout', key)));
+    proxy.failing = false;
+
+    // assert
+    expect(fanoutWhileFailing.flat()).toEqual([]);
+    for (const key of keys) {
+      const ordered = await waitForDeliveries('ordered', key, 10, 120_000);
+      expect(sequences(ordered)).toEqual(oneTo(10));
+      const fanout = await waitForDeliveries('fanout', key, 10, 120_000);
+      expect(new Set(sequences(fanout))).toEqual(new Set(oneTo(10)));
+    }
+    expect(proxy.forwarded).toBeGreaterThan(0);
+  });
+});
