@@ -6,7 +6,6 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { DELIVERY_ENV } from '../../functions/coffee/deliveries/deliveryConfig';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
@@ -92,7 +91,6 @@ export class CoffeeOrdersStack extends Stack {
     recorder.addEventSource(new sources.SqsEventSource(fanoutQueue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }));
 
     for (const [name, dlq] of [['OrderedRecorderDlq', orderedDlq], ['FanoutRecorderDlq', fanoutDlq]] as const) {
-      Validations.of(dlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This is a dead-letter queue; it is alarmed on.' });
       new cloudwatch.Alarm(this, `${name}Alarm`, {
         alarmDescription: `Messages in ${name}`,
         metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),

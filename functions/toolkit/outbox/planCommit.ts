@@ -75,7 +75,7 @@ export function planCommit(changes: readonly AggregateChange[], ctx: CommitConte
       problems.push(`aggregate ${change.id} expectedVersion must be a non-negative integer`);
     }
     for (const name of Object.keys(change.state)) {
-      if (name in change.key || name === OUTBOX.versionAttribute) {
+      if (Object.hasOwn(change.key, name) || name === OUTBOX.versionAttribute) {
         problems.push(`aggregate ${change.id} state must not set key or version attribute "${name}"`);
       }
     }
