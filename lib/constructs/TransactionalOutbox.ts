@@ -132,7 +132,8 @@ export class TransactionalOutbox extends Construct {
       resourceArns: [streamArn],
     });
     iam.Grant.addToPrincipal({ grantee: this.relayFunction, actions: ['dynamodb:ListStreams'], resourceArns: ['*'] });
-    this.key.grant(this.relayFunction, 'kms:Decrypt');
+    // The table's key: this.key for a new table; an existing table's own key, if it has one.
+    this.table.encryptionKey?.grant(this.relayFunction, 'kms:Decrypt');
     Validations.of(this.relayFunction.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'dynamodb:ListStreams has no resource-level permissions (IAM service authorization reference); it lists stream ARNs only, and the Lambda event-source mapping documents it as required.',
@@ -193,13 +194,14 @@ export class TransactionalOutbox extends Construct {
 
   /**
    * Lets a writer commit: `dynamodb:PutItem` (the only action its transactions use) on this table and
-   * the key's encrypt/decrypt, and sets the writer's `OUTBOX_*` environment.
+   * encrypt/decrypt with the table's key (if it has a customer-managed one), and sets the writer's
+   * `OUTBOX_*` environment.
    */
   grantCommit(writer: lambda.Function): iam.Grant {
     writer.addEnvironment(OUTBOX_ENV.tableName, this.table.tableName);
     writer.addEnvironment(OUTBOX_ENV.source, this.source);
     if (this.retentionSeconds !== undefined) writer.addEnvironment(OUTBOX_ENV.retentionSeconds, String(this.retentionSeconds));
-    this.key.grant(writer, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+    this.table.encryptionKey?.grant(writer, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
     return iam.Grant.addToPrincipal({ grantee: writer, actions: ['dynamodb:PutItem'], resourceArns: [this.table.tableArn] });
   }
 }

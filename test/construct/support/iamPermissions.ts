@@ -1,0 +1,111 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import type { IRole } from 'aws-cdk-lib/aws-iam';
+import { renderIntrinsic } from './renderIntrinsic';
+
+/**
+ * One action on one resource. Statements are flattened to these so that a test states exactly what a
+ * role may do, whether CDK merges statements (`@aws-cdk/iam:minimizePolicies`) or not.
+ */
+export interface Permission {
+  readonly effect: 'Allow' | 'Deny';
+  readonly action: string;
+  readonly resource: unknown;
+  readonly condition?: unknown;
+}
+
+interface Statement {
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action?: string | string[];
+  readonly Resource?: unknown;
+  readonly Condition?: unknown;
+  readonly Principal?: unknown;
+  readonly NotAction?: unknown;
+  readonly NotResource?: unknown;
+}
+
+interface CfnResourceJson {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+}
+
+const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** Every permission the identity policies attached to `role` grant, deduplicated and sorted. */
+export function permissionsOf(template: Template, stack: Stack, role: IRole | undefined): Permission[] {
+  if (!role) throw new Error('permissionsOf: the function has no role');
+  const roleRef = { Ref: stack.getLogicalId(role.node.defaultChild as CfnElement) };
+  const resources = template.toJSON().Resources as Record<string, CfnResourceJson>;
+  const roleJson = resources[roleRef.Ref];
+  if (roleJson?.Type !== 'AWS::IAM::Role') throw new Error(`permissionsOf: ${role.node.path} is not a role of this template`);
+
+  const statements: Statement[] = asArray(roleJson.Properties?.Policies as { PolicyDocument: { Statement: Statement[] } }[])
+    .flatMap((policy) => policy.PolicyDocument.Statement);
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy' && resource.Type !== 'AWS::IAM::ManagedPolicy') continue;
+    const roles = asArray(resource.Properties?.Roles as unknown[]);
+    if (!roles.some((r) => isDeepStrictEqual(r, roleRef))) continue;
+    statements.push(...(resource.Properties?.PolicyDocument as { Statement: Statement[] }).Statement);
+  }
+  return permissionSet(statements.flatMap(toPermissions));
+}
+
+/** `Allow` of each action on each resource. */
+export function allow(actions: string[], resources: unknown | unknown[]): Permission[] {
+  return actions.flatMap((action) => asArray(resources).map((resource) => ({ effect: 'Allow' as const, action, resource })));
+}
+
+/** Permissions deduplicated and in a stable order, to compare with `toEqual`. */
+export function permissionSet(...lists: Permission[][]): Permission[] {
+  const byKey = new Map(lists.flat().map((p) => [JSON.stringify([p.effect, p.action, p.resource, p.condition]), p]));
+  return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
+}
+
+function toPermissions(statement: Statement): Permission[] {
+  if (statement.NotAction !== undefined || statement.NotResource !== undefined) {
+    throw new Error(`NotAction/NotResource is not expected in a toolkit policy: ${JSON.stringify(statement)}`);
+  }
+  return asArray(statement.Action).flatMap((action) =>
+    asArray(statement.Resource).map((resource) => ({
+      effect: statement.Effect,
+      action,
+      resource,
+      ...(statement.Condition === undefined ? {} : { condition: statement.Condition }),
+    })),
+  );
+}
+
+/**
+ * `Allow` statements anywhere in the template (identity policies, queue policies, key policies, …)
+ * whose action is `*` or a whole service (`sqs:*`). Two kinds are not counted: `Deny` statements (the
+ * TLS-only queue policies deny `sqs:*` on purpose) and the key policy statement that gives the
+ * account root `kms:*` (CDK's default key policy, which delegates access to the key to IAM).
+ */
+export function wildcardAllows(template: Template): string[] {
+  const found: string[] = [];
+  for (const [logicalId, resource] of Object.entries(template.toJSON().Resources as Record<string, CfnResourceJson>)) {
+    for (const statement of statementsIn(resource.Properties)) {
+      if (statement.Effect !== 'Allow') continue;
+      if (resource.Type === 'AWS::KMS::Key' && isAccountRoot(statement.Principal)) continue;
+      for (const action of asArray(statement.Action)) {
+        if (action === '*' || action.endsWith(':*')) found.push(`${resource.Type} ${logicalId}: Allow ${action}`);
+      }
+    }
+  }
+  return found;
+}
+
+function statementsIn(value: unknown): Statement[] {
+  if (Array.isArray(value)) return value.flatMap(statementsIn);
+  if (typeof value !== 'object' || value === null) return [];
+  const record = value as Record<string, unknown>;
+  if (Array.isArray(record.Statement)) return record.Statement as Statement[];
+  return Object.values(record).flatMap(statementsIn);
+}
+
+function isAccountRoot(principal: unknown): boolean {
+  const aws = (principal as { AWS?: unknown } | undefined)?.AWS;
+  if (aws === undefined || Array.isArray(aws)) return false;
+  return /:iam::(\d{12}|\{\{Ref:AWS::AccountId\}\}):root$/.test(renderIntrinsic(aws));
+}
