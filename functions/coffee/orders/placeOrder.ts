@@ -15,7 +15,7 @@ export const OrderLineSchema = z.object({
   product: z.enum(Object.keys(MENU) as [keyof typeof MENU, ...Array<keyof typeof MENU>]),
   size: z.enum(['small', 'medium', 'large']).default('medium'),
   quantity: z.number().int().min(1).max(10).default(1),
-});
+}).strict();
 
 /** The `PlaceOrder` command. */
 export const PlaceOrderSchema = z

@@ -1,4 +1,4 @@
-import { EventEnvelopeSchema, type EventEnvelope } from './EventEnvelope';
+import { EventEnvelopeSchema, UUID_V7, type EventEnvelope } from './EventEnvelope';
 import { InvalidEnvelopeError } from './errors';
 
 /**
@@ -16,7 +16,9 @@ export function parseEvent(input: unknown): EventEnvelope {
   }
   const result = EventEnvelopeSchema.safeParse(value);
   if (!result.success) {
-    const id = typeof value === 'object' && value !== null && 'id' in value ? String((value as { id: unknown }).id) : undefined;
+    // Name the event only by a well-formed id: anything else sent as `id` must not reach the logs.
+    const rawId = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+    const id = typeof rawId === 'string' && UUID_V7.test(rawId) ? rawId : undefined;
     throw new InvalidEnvelopeError(
       result.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`),
       id,

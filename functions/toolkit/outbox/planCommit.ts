@@ -56,8 +56,12 @@ export interface CommitPlan {
 /** DynamoDB TransactWriteItems limits (AWS docs, "Amazon DynamoDB quotas"). */
 export const TRANSACTION_LIMITS = { maxItems: 100, maxItemBytes: 400 * 1024, maxTotalBytes: 4 * 1024 * 1024 } as const;
 
-/** The largest envelope the relay can publish: one PutEvents entry is at most 256 KB. */
-export const MAX_EVENT_BYTES = 256 * 1024;
+/**
+ * The largest envelope the relay can always publish: a PutEvents entry and a SendMessageBatch call
+ * are at most 256 KB, and each adds its own bytes (Source, DetailType, time; message attributes) to
+ * the envelope's, so 1 KB is kept for them.
+ */
+export const MAX_EVENT_BYTES = 255 * 1024;
 
 /**
  * Plans one transaction: every aggregate item with its version condition, every event as an outbox

@@ -9,6 +9,10 @@ export const SEND_MESSAGE_BATCH_LIMITS = { maxEntries: 10, maxBytes: 256 * 1024 
  * Sends envelopes to an ordered subscriber's FIFO queue: body = envelope,
  * `MessageGroupId` = partitionkey (per-key order), `MessageDeduplicationId` = id (republished
  * events within SQS's 5-minute window are dropped), `traceparent` as a message attribute.
+ *
+ * Known limit: SendMessageBatch reports results per entry, so if one entry is refused while a later
+ * entry of the same group is accepted, the retried entry lands behind it. Consumers see the gap in
+ * `sequence` (the envelope carries it for this reason); handling it is the consumer's job (issue 4).
  */
 export class SqsFifoTarget implements EventTarget {
   readonly name: string;

@@ -53,7 +53,11 @@ export async function relayBatch(records: readonly RelayRecord[], deps: RelayDep
   const failures: Array<{ index: number; error?: unknown }> = [];
   const delivered: Record<string, number> = {};
 
-  const poisonDone = deadLetter(poison, deps).then((failure) => failure && failures.push(failure));
+  let deadLettered = 0;
+  const poisonDone = deadLetter(poison, deps).then((failure) => {
+    if (failure) failures.push(failure);
+    else deadLettered = poison.length;
+  });
   const targetsDone = deps.targets.map(async (target) => {
     const result = await deliver(target, events, deps);
     delivered[target.name] = result.delivered;
@@ -64,7 +68,7 @@ export async function relayBatch(records: readonly RelayRecord[], deps: RelayDep
   const first = failures.sort((a, b) => a.index - b.index)[0];
   return {
     delivered,
-    deadLettered: first ? poison.filter((p) => p.index < first.index).length : poison.length,
+    deadLettered,
     ...(first ? { firstFailedSequenceNumber: records[first.index]?.sequenceNumber, lastError: first.error } : {}),
   };
 }
