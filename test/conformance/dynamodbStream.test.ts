@@ -1,6 +1,10 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { eventually, unique } from '../support/eventually';
-import { arrivals, putStreamed } from './probeLog';
+import { knownGap } from '../support/knownGap';
+import { arrivals, probe, putStreamed } from './probeLog';
 
 // AWS behaviour relied on: a table's stream delivers each key's INSERTs in commit order with the new
 // image; event-source filter criteria drop non-matching records before the function runs; a
@@ -44,4 +48,35 @@ describe('DynamoDB stream → Lambda mapping (conformance)', () => {
     // records after the failure were not processed before it was retried
     expect(got.slice(0, failedAt).map((a) => a.item)).not.toContain('4');
   });
+
+  knownGap(
+    'after MaximumRetryAttempts the failed batch goes to the on-failure destination, and the shard moves on',
+    'none needed: the relay retries inside the invocation and dead-letters poison itself; the mapping settings are asserted on the template',
+    async () => {
+      // arrange: a record that fails every time, on a mapping with retryAttempts 1 and an SQS destination
+      const pk = unique('exhausted');
+      await new DynamoDBClient({}).send(new PutItemCommand({ TableName: probe().RetriedTableName, Item: marshall({ pk, sk: '1', kind: 'probe', failTimes: 1000 }) }));
+      const sqs = new SQSClient({});
+
+      // act: on AWS the batch is tried twice, then its shard range is sent to the destination
+      const bodies: string[] = [];
+      await eventually(
+        async () => {
+          const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: probe().OnFailureQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+          for (const m of got.Messages ?? []) {
+            bodies.push(m.Body ?? '');
+            await sqs.send(new DeleteMessageCommand({ QueueUrl: probe().OnFailureQueueUrl, ReceiptHandle: m.ReceiptHandle! }));
+          }
+          return bodies.length;
+        },
+        (n) => n >= 1,
+        { what: 'the failed batch at the on-failure destination', timeoutMs: 20_000 },
+      );
+
+      // assert
+      expect(JSON.parse(bodies[0]!)).toHaveProperty('DDBStreamBatchInfo');
+      expect((await arrivals(`stream#${pk}`)).length).toBe(2);
+    },
+    40_000,
+  );
 });

@@ -1,9 +1,10 @@
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryLog, type Delivery, type DeliveryPath } from '../../functions/coffee/deliveries/DeliveryLog';
-import { ConcurrencyError, Outbox, outboxPartitionKey } from '../../functions/toolkit/outbox';
+import { ConcurrencyError, Outbox, OUTBOX, outboxPartitionKey, outboxSortKey } from '../../functions/toolkit/outbox';
 import { endpointUrl } from '../../localstack/cloud';
 import { eventually, unique } from '../support/eventually';
 import { FaultProxy } from '../support/faultProxy';
@@ -103,6 +104,46 @@ describe('transactional outbox and relay, on the local cloud', () => {
     await commitCounter(key, 1, 1);
     const got = await waitForDeliveries('ordered', key, 2);
     expect(sequences(got)).toEqual([1, 2]);
+  });
+});
+
+describe('relay and poison records', () => {
+  it('dead-letters an outbox record it cannot parse, with the reason, and goes on with the next events', async () => {
+    // arrange: a corrupt outbox item (written around the toolkit, as a buggy writer would), then valid events
+    const key = unique('poison');
+    const sqs = new SQSClient({});
+    await ddb.send(
+      new PutItemCommand({
+        TableName: out.TableName,
+        Item: marshall({ pk: outboxPartitionKey(key), sk: outboxSortKey(`${key}-corrupt`, 1), [OUTBOX.kindAttribute]: OUTBOX.kindValue, [OUTBOX.envelopeAttribute]: '{"specversion":"1.0","id":"not-a-uuid","data":{"secret":"s3cr3t"}}' }),
+      }),
+    );
+    await commitCounter(key, 2);
+
+    // act
+    const delivered = await waitForDeliveries('ordered', key, 2);
+    const dead: Message[] = [];
+    await eventually(
+      async () => {
+        const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: out.RelayDeadLetterQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+        for (const message of got.Messages ?? []) {
+          if (message.Body?.includes(key)) dead.push(message);
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: out.RelayDeadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle! }));
+        }
+        return dead.length;
+      },
+      (n) => n >= 1,
+      { what: 'the poison record in the relay dead-letter queue' },
+    );
+
+    // assert: later events were not held back; the DLQ names the record and the reason, not the payload
+    expect(sequences(delivered)).toEqual([1, 2]);
+    const body = JSON.parse(dead[0]!.Body!) as { keys: Record<string, string>; reason: string; errorName: string };
+    expect(body.keys).toEqual({ pk: outboxPartitionKey(key), sk: outboxSortKey(`${key}-corrupt`, 1) });
+    expect(body.errorName).toBe('InvalidEnvelopeError');
+    expect(body.reason).toMatch(/id must be a UUID v7/);
+    expect(dead[0]!.MessageAttributes?.errorName?.StringValue).toBe('InvalidEnvelopeError');
+    expect(dead[0]!.Body).not.toContain('s3cr3t');
   });
 });
 

@@ -40,6 +40,30 @@ export class ProbeStack extends Stack {
       }),
     );
     probe.addEventSource(new sources.SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+    // A second stream whose mapping gives up after one retry and sends what failed to a queue
+    // (bounded retries + on-failure destination, as the relay's mapping). Its own table, so a batch
+    // retried forever by an emulator cannot hold up the other probes. Max record age bounds that.
+    const retried = new dynamodb.Table(this, 'ProbeRetried', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const onFailure = new sqs.Queue(this, 'ProbeOnFailure');
+    probe.addEventSource(
+      new sources.DynamoEventSource(retried, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: 1,
+        maxRecordAge: Duration.seconds(60),
+        onFailure: new sources.SqsDlq(onFailure),
+      }),
+    );
+    new CfnOutput(this, 'RetriedTableName', { value: retried.tableName });
+    new CfnOutput(this, 'OnFailureQueueUrl', { value: onFailure.queueUrl });
     new CfnOutput(this, 'LogTableName', { value: log.tableName });
     new CfnOutput(this, 'StreamedTableName', { value: streamed.tableName });
     new CfnOutput(this, 'FifoQueueUrl', { value: queue.queueUrl });
