@@ -13,7 +13,7 @@ import {
   UUID_V7,
   type BuildEventInput,
 } from '../../functions/toolkit/envelope';
-import { COMMIT_TIME, orderPlaced } from './fixtures';
+import { COMMIT_TIME, orderPlaced, thrownBy } from './fixtures';
 
 const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
@@ -29,15 +29,6 @@ const validInput = (overrides: Partial<BuildEventInput<unknown>> = {}): BuildEve
   ...overrides,
 });
 
-/** The error a call throws, so that its fields can be checked; fails the test when nothing is thrown. */
-function thrownBy(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('buildEvent', () => {
   it('builds a CloudEvents 1.0 envelope with the toolkit extensions', () => {

@@ -70,3 +70,13 @@ export function streamRecord(
     eventSourceARN: 'arn:aws:dynamodb:eu-west-1:123456789012:table/coffee-orders/stream/2025-03-01T00:00:00.000',
   };
 }
+
+/** The error a call throws, so that its fields can be checked; fails the test when nothing is thrown. */
+export function thrownBy(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to throw');
+}

@@ -2,18 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, jsonEnv, parseConfig } from '../../functions/toolkit/config/parseConfig';
 import { RELAY_ENV, RelayConfigSchema } from '../../functions/toolkit/relay/relayConfig';
+import { thrownBy } from './fixtures';
 
 const DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/outbox-relay-dlq';
 const FIFO_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/barista.fifo';
 
-function thrownBy(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('parseConfig', () => {
   it('returns the typed config, with defaults, from a good environment', () => {

@@ -11,6 +11,7 @@ import {
   type CommitContext,
   type NewEvent,
 } from '../../functions/toolkit/outbox';
+import { thrownBy } from './fixtures';
 
 const NOW = new Date('2025-03-01T08:30:00.750Z');
 const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -37,14 +38,6 @@ const newOrder = (overrides: Partial<AggregateChange> = {}): AggregateChange => 
 
 const manyEvents = (count: number): NewEvent[] => Array.from({ length: count }, () => orderPaidEvent('o-1'));
 
-function thrownBy(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('planCommit', () => {
   describe('given a new aggregate (expectedVersion 0)', () => {
