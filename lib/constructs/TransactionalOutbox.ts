@@ -48,6 +48,8 @@ export interface TransactionalOutboxProps {
   /** Keep outbox items for good (event-sourced services). Not with `retention`. @default false */
   readonly keepEventsForever?: boolean;
   readonly relay?: RelayOptions;
+  /** What the alarms do (e.g. an SNS topic action). @default none: the alarms are still created */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
   /** Of the table and the key. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -180,6 +182,7 @@ export class TransactionalOutbox extends Construct {
       evaluationPeriods: 5,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    for (const alarm of [this.deadLetterAlarm, this.iteratorAgeAlarm]) alarm.addAlarmAction(...(props.alarmActions ?? []));
   }
 
   /**

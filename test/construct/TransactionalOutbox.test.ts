@@ -1,5 +1,6 @@
 import { Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -329,5 +330,22 @@ describe('TransactionalOutbox validation', () => {
     const standardQueue = new sqs.Queue(stack, 'StandardQueue');
 
     expect(() => outbox.addOrderedSubscriber(standardQueue)).toThrow(/not a FIFO queue/);
+  });
+});
+
+describe('TransactionalOutbox alarm actions', () => {
+  it('sends both alarms (dead-letter queue, stream lag) to the actions given', () => {
+    // arrange
+    const stack = newStack();
+    const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:111111111111:on-call' }) };
+
+    // act
+    const outbox = newOutbox(stack, { alarmActions: [action] });
+    const template = Template.fromStack(stack);
+
+    // assert
+    for (const alarm of [outbox.deadLetterAlarm, outbox.iteratorAgeAlarm]) {
+      expect(propertiesOf(template, stack, alarm).AlarmActions).toEqual(['arn:aws:sns:us-east-1:111111111111:on-call']);
+    }
   });
 });
