@@ -1,0 +1,35 @@
+import { IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
+import { InvalidEnvelopeError } from '../envelope';
+import { backoffDelay } from '../retry/backoff';
+import { PoisonMessageError } from './errors';
+
+export interface FailurePolicy {
+  /** Deliveries before a message is dead-lettered with its last error. */
+  readonly maxAttempts: number;
+  readonly backoffBaseSeconds: number;
+  readonly backoffMaxSeconds: number;
+}
+
+export type FailureDecision =
+  | { readonly action: 'dead-letter'; readonly reason: 'poison' | 'attempts-exhausted' }
+  | { readonly action: 'retry'; readonly visibilityTimeoutSeconds: number };
+
+/** Poison is dead-lettered at once: a reused event id with a different payload is poison too. */
+export const isPoison = (error: unknown): boolean =>
+  error instanceof PoisonMessageError || error instanceof InvalidEnvelopeError || error instanceof IdempotencyValidationError;
+
+/**
+ * What to do with a message whose processing failed on delivery `attempt` (1-based): dead-letter it
+ * (poison, or the last attempt), or make it visible again after an exponential backoff with full
+ * jitter. Pure: `random` is injected.
+ */
+export function decideFailure(error: unknown, attempt: number, policy: FailurePolicy, random: () => number = Math.random): FailureDecision {
+  if (isPoison(error)) return { action: 'dead-letter', reason: 'poison' };
+  if (attempt >= policy.maxAttempts) return { action: 'dead-letter', reason: 'attempts-exhausted' };
+  const delayMs = backoffDelay(
+    { maxAttempts: policy.maxAttempts, baseDelayMs: policy.backoffBaseSeconds * 1000, maxDelayMs: policy.backoffMaxSeconds * 1000 },
+    attempt,
+    random,
+  );
+  return { action: 'retry', visibilityTimeoutSeconds: Math.round(delayMs / 1000) };
+}

@@ -1,0 +1,53 @@
+import type { z } from 'zod';
+import { InvalidEnvelopeError, parseEvent, type EventEnvelope } from '../envelope';
+import { PoisonMessageError } from './errors';
+
+/**
+ * The event types a consumer handles: type → the zod schema of its `data`, for `dataversion` 1, or
+ * `{ version, schema }` for another version. Older versions are lifted by upcasters (a later issue).
+ */
+export type EventSchemas = Readonly<Record<string, z.ZodType | { readonly version: number; readonly schema: z.ZodType }>>;
+
+type DataOf<S> = S extends { schema: infer Z extends z.ZodType } ? z.infer<Z> : S extends z.ZodType ? z.infer<S> : never;
+
+/** The events a consumer of `S` receives: a union discriminated by `type`, `data` parsed. */
+export type ConsumedEvent<S extends EventSchemas> = { [K in keyof S & string]: EventEnvelope<DataOf<S[K]>> & { type: K } }[keyof S & string];
+
+/**
+ * Reads an SQS message body into a validated event: the envelope itself (ordered path, FIFO body) or
+ * inside an EventBridge event's `detail` (fan-out path). Anything that does not fit is poison. Pure.
+ */
+export function decodeMessage<S extends EventSchemas>(body: string, schemas: S): ConsumedEvent<S> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (cause) {
+    throw new PoisonMessageError('message body is not valid JSON', undefined, { cause });
+  }
+  const candidate = isEventBridgeEvent(parsed) ? parsed.detail : parsed;
+  let envelope: EventEnvelope;
+  try {
+    envelope = parseEvent(candidate);
+  } catch (error) {
+    if (error instanceof InvalidEnvelopeError) throw new PoisonMessageError(error.message, error.eventId, { cause: error });
+    throw error;
+  }
+  const entry = schemas[envelope.type];
+  if (entry === undefined) {
+    throw new PoisonMessageError(`event type ${envelope.type} is not handled by this consumer (handles: ${Object.keys(schemas).join(', ')})`, envelope.id);
+  }
+  const { version, schema } = 'schema' in entry ? entry : { version: 1, schema: entry };
+  if (envelope.dataversion !== version) {
+    throw new PoisonMessageError(`event ${envelope.type} has dataversion ${envelope.dataversion}, this consumer reads version ${version}`, envelope.id);
+  }
+  const data = (schema as z.ZodType).safeParse(envelope.data);
+  if (!data.success) {
+    const problems = data.error.issues.map((i) => `data.${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new PoisonMessageError(`event ${envelope.type} ${envelope.id} does not match its schema: ${problems}`, envelope.id);
+  }
+  return { ...envelope, data: data.data } as ConsumedEvent<S>;
+}
+
+function isEventBridgeEvent(value: unknown): value is { detail: unknown } {
+  return typeof value === 'object' && value !== null && 'detail-type' in value && 'detail' in value;
+}

@@ -1,0 +1,112 @@
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { parseConfig } from '../config/parseConfig';
+import { CONSUMER_ENV, ConsumerConfigSchema, type ConsumerConfig } from './consumerConfig';
+import { decideFailure } from './decideFailure';
+import { decodeMessage, type ConsumedEvent, type EventSchemas } from './decodeMessage';
+import { MessageDeadLetters } from './MessageDeadLetters';
+
+export interface ConsumerContext {
+  /** 1 on the first delivery of this message, 2 on the second, … */
+  readonly attempt: number;
+  readonly logger: Logger;
+  readonly lambdaContext: Context;
+}
+
+export interface ConsumerDefinition<S extends EventSchemas> {
+  /** The event types handled: type → zod schema of `data`. Anything else is poison. */
+  readonly events: S;
+  /**
+   * Applies one event. Called at most once per event id with success (Powertools idempotency);
+   * throw to retry with backoff, throw `PoisonMessageError` to dead-letter at once.
+   */
+  readonly handler: (event: ConsumedEvent<S>, context: ConsumerContext) => Promise<void>;
+}
+
+/** What the shell needs; built from the environment unless given (tests). */
+export interface ConsumerDependencies {
+  readonly config: ConsumerConfig;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly logger: Logger;
+}
+
+/**
+ * Turns one handler into an SQS-triggered Lambda handler that is safe under duplicates, crashes and
+ * poison: envelope and data validated with zod (poison → DLQ at once, with the reason); effects
+ * applied once per event id (Powertools idempotency on DynamoDB, payload validated); partial batch
+ * responses (FIFO: a failed message holds back its group only); transient failures retried with
+ * exponential backoff and jitter on the message's visibility, then dead-lettered with the last error.
+ */
+export function defineConsumer<S extends EventSchemas>(
+  definition: ConsumerDefinition<S>,
+  dependencies: Partial<ConsumerDependencies> = {},
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const config = dependencies.config ?? parseConfig(ConsumerConfigSchema);
+  const logger = dependencies.logger ?? new Logger();
+  const sqs = dependencies.sqs ?? new SQSClient({});
+  const deadLetters = new MessageDeadLetters(sqs, config[CONSUMER_ENV.deadLetterQueueUrl]);
+  const idempotency = new IdempotencyConfig({
+    eventKeyJmesPath: 'id',
+    // The same id with another payload is a different event reusing an id: an error, not a duplicate.
+    payloadValidationJmesPath: '[source, type, subject, sequence, data]',
+    expiresAfterSeconds: config[CONSUMER_ENV.idempotencyExpirySeconds],
+    throwOnNoIdempotencyKey: true,
+  });
+  const persistenceStore = new DynamoDBPersistenceLayer({
+    tableName: config[CONSUMER_ENV.idempotencyTableName],
+    awsSdkV3Client: dependencies.dynamodb ?? new DynamoDBClient({}),
+  });
+  const applyOnce = makeIdempotent(
+    async (event: ConsumedEvent<S>, context: ConsumerContext) => {
+      await definition.handler(event, context);
+      return { applied: event.id };
+    },
+    { persistenceStore, config: idempotency },
+  );
+  const policy = {
+    maxAttempts: config[CONSUMER_ENV.maxAttempts],
+    backoffBaseSeconds: config[CONSUMER_ENV.backoffBaseSeconds],
+    backoffMaxSeconds: config[CONSUMER_ENV.backoffMaxSeconds],
+  };
+
+  async function processRecord(record: SQSRecord, lambdaContext: Context): Promise<void> {
+    const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
+    let eventId: string | undefined;
+    try {
+      const event = decodeMessage(record.body, definition.events);
+      eventId = event.id;
+      await applyOnce(event, { attempt, logger, lambdaContext });
+      logger.debug('event applied', { eventId, type: event.type, attempt });
+    } catch (error) {
+      const decision = decideFailure(error, attempt, policy);
+      const errorName = error instanceof Error ? error.name : 'UnknownError';
+      if (decision.action === 'dead-letter') {
+        await deadLetters.send(record, error, attempt);
+        logger.error('message dead-lettered', { messageId: record.messageId, eventId, errorName, reason: decision.reason, attempt });
+        return; // acknowledged: it is in the DLQ now, with its reason
+      }
+      logger.warn('event failed; will retry', { messageId: record.messageId, eventId, errorName, attempt, retryInSeconds: decision.visibilityTimeoutSeconds });
+      await sqs
+        .send(new ChangeMessageVisibilityCommand({ QueueUrl: config[CONSUMER_ENV.queueUrl], ReceiptHandle: record.receiptHandle, VisibilityTimeout: decision.visibilityTimeoutSeconds }))
+        .catch((visibilityError: unknown) => logger.warn('could not set the retry delay; the queue visibility timeout applies', { messageId: record.messageId, error: String(visibilityError) }));
+      throw error;
+    }
+  }
+
+  const fifo = new SqsFifoPartialProcessorAsync();
+  const standard = new BatchProcessor(EventType.SQS);
+  return async (event, lambdaContext) => {
+    idempotency.registerLambdaContext(lambdaContext);
+    const handle = (record: SQSRecord) => processRecord(record, lambdaContext);
+    if (event.Records[0]?.attributes.MessageGroupId !== undefined) {
+      return processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
+    }
+    return processPartialResponse(event, handle, standard, { context: lambdaContext, throwOnFullBatchFailure: false });
+  };
+}

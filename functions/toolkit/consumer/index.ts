@@ -1,0 +1,6 @@
+export * from './defineConsumer';
+export * from './decodeMessage';
+export * from './decideFailure';
+export * from './errors';
+export * from './consumerConfig';
+export * from './MessageDeadLetters';

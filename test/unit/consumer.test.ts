@@ -1,0 +1,69 @@
+import { IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
+import { describe, expect, it } from 'vitest';
+import { OrderPlacedSchema } from '../../functions/coffee/orders/placeOrder';
+import { decideFailure, decodeMessage, PoisonMessageError } from '../../functions/toolkit/consumer';
+import { orderPlaced, thrownBy } from './fixtures';
+
+const schemas = { 'coffee.order.placed': OrderPlacedSchema };
+const policy = { maxAttempts: 4, backoffBaseSeconds: 2, backoffMaxSeconds: 10 };
+
+/** The body EventBridge puts on an SQS target's queue: the envelope is its `detail`. */
+const eventBridgeBody = (detail: unknown) =>
+  JSON.stringify({ version: '0', id: 'eb-1', 'detail-type': 'coffee.order.placed', source: 'coffee.orders', account: '1', time: '2025-03-01T08:30:00Z', region: 'us-east-1', resources: [], detail });
+
+describe('decodeMessage', () => {
+  it('reads an envelope from a FIFO body and from an EventBridge event, with data parsed', () => {
+    // arrange
+    const event = orderPlaced();
+
+    // act
+    const fromFifo = decodeMessage(JSON.stringify(event), schemas);
+    const fromBus = decodeMessage(eventBridgeBody(event), schemas);
+
+    // assert
+    expect(fromFifo).toEqual(event);
+    expect(fromBus).toEqual(event);
+    expect(fromFifo.data.totalCents).toBe(380);
+  });
+
+  it.each([
+    ['bad JSON', () => '{"specversion":', /not valid JSON/],
+    ['not an envelope', () => JSON.stringify({ hello: 'world' }), /Invalid event envelope/],
+    ['an unknown type', () => JSON.stringify({ ...orderPlaced(), type: 'coffee.order.teleported' }), /coffee\.order\.teleported is not handled by this consumer \(handles: coffee\.order\.placed\)/],
+    ['an unknown data version', () => JSON.stringify({ ...orderPlaced(), dataversion: 7 }), /dataversion 7, this consumer reads version 1/],
+    ['data that breaks its schema', () => JSON.stringify({ ...orderPlaced(), data: { orderId: 'o-1' } }), /does not match its schema: data\.lines/],
+  ])('rejects %s as poison, saying what is wrong', (_name, body, message) => {
+    // act
+    const error = thrownBy(() => decodeMessage(body(), schemas));
+
+    // assert
+    expect(error).toBeInstanceOf(PoisonMessageError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('reads another data version when the consumer declares it', () => {
+    const event = { ...orderPlaced(), dataversion: 2 };
+    expect(decodeMessage(JSON.stringify(event), { 'coffee.order.placed': { version: 2, schema: OrderPlacedSchema } }).dataversion).toBe(2);
+  });
+});
+
+describe('decideFailure', () => {
+  it('dead-letters poison at once, also a reused id with another payload', () => {
+    expect(decideFailure(new PoisonMessageError('bad'), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
+    expect(decideFailure(new IdempotencyValidationError('payload differs'), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
+  });
+
+  it('retries a transient failure with exponential, capped backoff, then dead-letters on the last attempt', () => {
+    // act: random = 1 gives the ceiling of each full-jitter window
+    const delays = [1, 2, 3].map((attempt) => decideFailure(new Error('throttled'), attempt, policy, () => 1));
+
+    // assert: 2 s, 4 s, 8 s (cap 10 s), then the 4th attempt is the last
+    expect(delays).toEqual([2, 4, 8].map((visibilityTimeoutSeconds) => ({ action: 'retry', visibilityTimeoutSeconds })));
+    expect(decideFailure(new Error('throttled'), 4, policy)).toEqual({ action: 'dead-letter', reason: 'attempts-exhausted' });
+    expect(decideFailure(new Error('throttled'), 3, { ...policy, backoffBaseSeconds: 8 }, () => 1)).toEqual({ action: 'retry', visibilityTimeoutSeconds: 10 });
+  });
+
+  it('spreads retries with jitter: a lower random gives a shorter delay', () => {
+    expect(decideFailure(new Error('x'), 3, policy, () => 0.25)).toEqual({ action: 'retry', visibilityTimeoutSeconds: 2 });
+  });
+});
