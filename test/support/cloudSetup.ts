@@ -12,7 +12,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   console.log(`[cloud] ${started ? 'started MiniStack' : 'reusing the local cloud'} at ${endpoint}`);
   const outputs = {
     ...(await deployStacks({ quiet: true })),
-    ...(await deployStacks({ app: 'npx tsx test/conformance/probe/probeApp.ts', quiet: true })),
+    ...(await deployStacks({ app: 'npx tsx test/support/testApp.ts', quiet: true })),
   };
   writeOutputs(outputs);
   console.log(`[cloud] deployed ${Object.keys(outputs).join(', ')} (log: .local/deploy.log)`);

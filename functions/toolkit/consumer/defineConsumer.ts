@@ -3,7 +3,7 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseConfig } from '../config/parseConfig';
 import { CONSUMER_ENV, ConsumerConfigSchema, type ConsumerConfig } from './consumerConfig';
@@ -75,7 +75,8 @@ export function defineConsumer<S extends EventSchemas>(
     backoffMaxSeconds: config[CONSUMER_ENV.backoffMaxSeconds],
   };
 
-  async function processRecord(record: SQSRecord, lambdaContext: Context): Promise<void> {
+  async function processRecord(record: SQSRecord, lambdaContext: Context, retryDelays: Map<string, number>): Promise<void> {
+    retryDelays.set(record.messageId, -1); // attempted here (not skipped by the FIFO processor)
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let eventId: string | undefined;
     try {
@@ -91,6 +92,7 @@ export function defineConsumer<S extends EventSchemas>(
         logger.error('message dead-lettered', { messageId: record.messageId, eventId, errorName, reason: decision.reason, attempt });
         return; // acknowledged: it is in the DLQ now, with its reason
       }
+      retryDelays.set(record.messageId, decision.visibilityTimeoutSeconds);
       logger.warn('event failed; will retry', { messageId: record.messageId, eventId, errorName, attempt, retryInSeconds: decision.visibilityTimeoutSeconds });
       await sqs
         .send(new ChangeMessageVisibilityCommand({ QueueUrl: config[CONSUMER_ENV.queueUrl], ReceiptHandle: record.receiptHandle, VisibilityTimeout: decision.visibilityTimeoutSeconds }))
@@ -101,12 +103,38 @@ export function defineConsumer<S extends EventSchemas>(
 
   const fifo = new SqsFifoPartialProcessorAsync();
   const standard = new BatchProcessor(EventType.SQS);
+  /**
+   * The FIFO processor fails a group's later messages without handing them to us; they would stay
+   * invisible for the whole visibility timeout and hold the group long after the failed message's
+   * backoff. Give them the same delay as the failed message before them in their group.
+   */
+  async function delaySkipped(records: readonly SQSRecord[], failedIds: ReadonlySet<string>, retryDelays: Map<string, number>): Promise<void> {
+    const groupDelay = new Map<string, number>();
+    const entries: Array<{ Id: string; ReceiptHandle: string; VisibilityTimeout: number }> = [];
+    for (const record of records) {
+      const group = record.attributes.MessageGroupId ?? '';
+      const delay = retryDelays.get(record.messageId);
+      if (delay !== undefined && delay >= 0) groupDelay.set(group, delay);
+      if (delay === undefined && failedIds.has(record.messageId)) {
+        entries.push({ Id: String(entries.length), ReceiptHandle: record.receiptHandle, VisibilityTimeout: groupDelay.get(group) ?? 0 });
+      }
+    }
+    for (let start = 0; start < entries.length; start += 10) {
+      await sqs
+        .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: config[CONSUMER_ENV.queueUrl], Entries: entries.slice(start, start + 10) }))
+        .catch((error: unknown) => logger.warn('could not set the retry delay of held-back messages', { error: String(error) }));
+    }
+  }
+
   return async (event, lambdaContext) => {
     idempotency.registerLambdaContext(lambdaContext);
-    const handle = (record: SQSRecord) => processRecord(record, lambdaContext);
-    if (event.Records[0]?.attributes.MessageGroupId !== undefined) {
-      return processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
+    const retryDelays = new Map<string, number>();
+    const handle = (record: SQSRecord) => processRecord(record, lambdaContext, retryDelays);
+    if (event.Records[0]?.attributes.MessageGroupId === undefined) {
+      return processPartialResponse(event, handle, standard, { context: lambdaContext, throwOnFullBatchFailure: false });
     }
-    return processPartialResponse(event, handle, standard, { context: lambdaContext, throwOnFullBatchFailure: false });
+    const response = await processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
+    await delaySkipped(event.Records, new Set(response.batchItemFailures.map((f) => f.itemIdentifier)), retryDelays);
+    return response;
   };
 }

@@ -1,0 +1,282 @@
+import { Duration, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { grantSendMessage } from './grants';
+import { ToolkitFunction } from './ToolkitFunction';
+import type { TransactionalOutbox } from './TransactionalOutbox';
+
+/** Events of a bus that match a pattern, unordered (an EventBridge rule → a standard queue). */
+export interface FanoutSource {
+  readonly kind: 'fanout';
+  readonly bus: events.IEventBus;
+  /** Must name a `source` or a `detailType`, so that the rule does not take every event of the bus. */
+  readonly pattern: events.EventPattern;
+}
+
+/** Every event of an outbox, in per-key order (a FIFO queue registered with the outbox's relay). */
+export interface OrderedSource {
+  readonly kind: 'ordered';
+  readonly outbox: TransactionalOutbox;
+}
+
+/** Where a consumer's events come from. */
+export type EventConsumerSource = FanoutSource | OrderedSource;
+
+export interface EventConsumerProps {
+  /** The handler file, relative to the repository root, e.g. `functions/coffee/board/updateBoardHandler.ts`. */
+  readonly entry: string;
+  /** Fan-out from a bus, or ordered from an outbox. */
+  readonly source: EventConsumerSource;
+  /**
+   * Deliveries of a message before the handler dead-letters it with its last error. The queue's own
+   * redrive (`maxReceiveCount`) is two more: a backstop for a function that crashes before it can.
+   * @default 5
+   */
+  readonly maxAttempts?: number;
+  /** The function's timeout, at most 15 minutes; the queue's visibility timeout is six times it. @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** Messages per invocation, 1 to 10. @default 10 */
+  readonly batchSize?: number;
+  /** Concurrent invocations the mapping may start (rate limit and bulkhead), 2 to 1000. @default 2 */
+  readonly maxConcurrency?: number;
+  /** First retry delay; doubles (with jitter) on each attempt. @default Duration.seconds(2) */
+  readonly backoffBase?: Duration;
+  /** Longest retry delay, at most 12 hours (the longest visibility timeout). @default Duration.minutes(5) */
+  readonly backoffMax?: Duration;
+  /** How long an event id is remembered, at least a minute. @default Duration.hours(48) */
+  readonly idempotencyExpiry?: Duration;
+  /**
+   * Merged into the function's environment; may override `POWERTOOLS_SERVICE_NAME` (the construct id
+   * by default), not the `CONSUMER_*` variables the construct sets.
+   * @default none
+   */
+  readonly environment?: Record<string, string>;
+  /** What the alarms do (e.g. an SNS topic action). @default none: the alarms are still created */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * The key that encrypts the queues and the idempotency table.
+   * @default ordered: the outbox's key; fan-out: a new key with rotation on
+   */
+  readonly encryptionKey?: kms.IKey;
+  /** Of the idempotency table and of a new key. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+const QUEUE_NAME_MAX_LENGTH = 80;
+const MAX_FUNCTION_TIMEOUT = Duration.minutes(15);
+const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
+/** The bounds `ConsumerConfigSchema` accepts, so that a bad value fails the synth, not the cold start. */
+const MAX_ATTEMPTS_LIMIT = 100;
+const MIN_IDEMPOTENCY_EXPIRY = Duration.minutes(1);
+
+/**
+ * One idempotent consumer: a handler file wired to events, either fanned out from a bus (a rule → a
+ * standard queue) or in per-key order from an outbox (a FIFO queue the relay sends to). Each consumer
+ * has its own queue (a bulkhead), a dead-letter queue with an alarm, an idempotency table keyed by
+ * event id, and a mapping that reports partial batch failures with bounded concurrency.
+ */
+export class EventConsumer extends Construct {
+  public readonly function: ToolkitFunction;
+  public readonly queue: sqs.Queue;
+  /** Where the handler sends poison and exhausted messages (and where the queue's redrive ends). */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** Fan-out only: events the rule could not deliver to `queue`. */
+  public readonly ruleDeadLetterQueue?: sqs.Queue;
+  /** Fan-out only. */
+  public readonly rule?: events.Rule;
+  /** Powertools idempotency records: partition key `id`, TTL attribute `expiration`. */
+  public readonly idempotencyTable: dynamodb.Table;
+  /** Encrypts the queues and the idempotency table. */
+  public readonly key: kms.IKey;
+  /** The function's mapping on `queue`: partial batch failures, bounded concurrency. */
+  public readonly eventSourceMapping: lambda.EventSourceMapping;
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Fan-out only. */
+  public readonly ruleDeadLetterAlarm?: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: EventConsumerProps) {
+    super(scope, id);
+    validate(props);
+    const { source } = props;
+    const ordered = source.kind === 'ordered';
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const maxAttempts = props.maxAttempts ?? 5;
+    const timeout = props.timeout ?? Duration.seconds(30);
+
+    this.key =
+      props.encryptionKey ??
+      (source.kind === 'ordered'
+        ? source.outbox.key
+        : new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Encrypts the queues and idempotency table of ${this.node.path}`, removalPolicy }));
+
+    // FIFO queues get a physical name: it must end in `.fifo` (and the local emulator keys FIFO on it).
+    const fifoBaseName = ordered ? Names.uniqueResourceName(this, { maxLength: QUEUE_NAME_MAX_LENGTH - '-dlq.fifo'.length }) : undefined;
+    const queueDefaults: sqs.QueueProps = {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      ...(ordered ? { fifo: true } : {}),
+    };
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      ...queueDefaults,
+      retentionPeriod: Duration.days(14),
+      ...(fifoBaseName ? { queueName: `${fifoBaseName}-dlq.fifo` } : {}),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...queueDefaults,
+      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: maxAttempts + 2 },
+      ...(fifoBaseName ? { queueName: `${fifoBaseName}.fifo` } : {}),
+    });
+
+    this.idempotencyTable = new dynamodb.Table(this, 'IdempotencyTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: 'expiration',
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      removalPolicy,
+    });
+
+    this.function = new ToolkitFunction(this, 'Function', {
+      entry: props.entry,
+      description: `Consumer ${this.node.path}: ${ordered ? 'ordered, from the outbox relay' : 'fan-out, from a bus rule'}`,
+      timeout,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: id,
+        ...props.environment,
+        [CONSUMER_ENV.idempotencyTableName]: this.idempotencyTable.tableName,
+        [CONSUMER_ENV.queueUrl]: this.queue.queueUrl,
+        [CONSUMER_ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
+        [CONSUMER_ENV.maxAttempts]: String(maxAttempts),
+        [CONSUMER_ENV.backoffBaseSeconds]: String((props.backoffBase ?? Duration.seconds(2)).toSeconds()),
+        [CONSUMER_ENV.backoffMaxSeconds]: String((props.backoffMax ?? Duration.minutes(5)).toSeconds()),
+        [CONSUMER_ENV.idempotencyExpirySeconds]: String(props.idempotencyExpiry?.toSeconds() ?? DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+      },
+    });
+
+    // Exact grants. The idempotency store: what Powertools' DynamoDBPersistenceLayer calls (not
+    // grantReadWriteData, which adds BatchWriteItem, Scan, Query and kms:ReEncrypt*).
+    iam.Grant.addToPrincipal({
+      grantee: this.function,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      resourceArns: [this.idempotencyTable.tableArn],
+    });
+    this.key.grant(this.function, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+    // The mapping's poller (ReceiveMessage, DeleteMessage, GetQueueAttributes) and the handler's
+    // backoff (ChangeMessageVisibility). Declared here rather than with SqsEventSource, whose grant
+    // adds sqs:GetQueueUrl, which neither needs.
+    iam.Grant.addToPrincipal({
+      grantee: this.function,
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+      resourceArns: [this.queue.queueArn],
+    });
+    grantSendMessage(this.function, this.deadLetterQueue);
+
+    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'Mapping', {
+      target: this.function,
+      eventSourceArn: this.queue.queueArn,
+      batchSize: props.batchSize ?? 10,
+      maxConcurrency: props.maxConcurrency ?? 2,
+      reportBatchItemFailures: true,
+    });
+
+    if (source.kind === 'ordered') {
+      source.outbox.addOrderedSubscriber(this.queue);
+    } else {
+      this.ruleDeadLetterQueue = new sqs.Queue(this, 'RuleDeadLetterQueue', { ...queueDefaults, retentionPeriod: Duration.days(14) });
+      Validations.of(this.ruleDeadLetterQueue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: "This is the rule target's dead-letter queue itself; its messages are kept 14 days and alarmed on.",
+      });
+      this.rule = new events.Rule(this, 'Rule', {
+        eventBus: source.bus,
+        description: `Events for the consumer ${this.node.path}`,
+        eventPattern: source.pattern,
+      });
+      // With an encrypted queue, the target allows events.amazonaws.com on the queue and its key for
+      // rules of this account (aws:SourceAccount, cdk.json flag eventsTargetQueueSameAccount): the
+      // rule's ARN cannot be named in the key policy without a dependency cycle.
+      this.rule.addTarget(
+        new targets.SqsQueue(this.queue, { deadLetterQueue: this.ruleDeadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(24) }),
+      );
+      // The queue policy can name the rule: no other rule of the account may send to this queue.
+      this.queue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyThisConsumersRule',
+          effect: iam.Effect.DENY,
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [this.queue.queueArn],
+          conditions: { ArnNotEquals: { 'aws:SourceArn': this.rule.ruleArn } },
+        }),
+      );
+      this.ruleDeadLetterAlarm = this.alarmOn(this.ruleDeadLetterQueue, 'RuleDeadLetterAlarm', `Events the rule of ${this.node.path} could not deliver to its queue`);
+    }
+
+    this.deadLetterAlarm = this.alarmOn(this.deadLetterQueue, 'DeadLetterAlarm', `Events the consumer ${this.node.path} could not process`);
+    for (const alarm of [this.deadLetterAlarm, this.ruleDeadLetterAlarm]) alarm?.addAlarmAction(...(props.alarmActions ?? []));
+  }
+
+  private alarmOn(queue: sqs.IQueue, id: string, what: string): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription: `${what}: see the dead-letter queue`,
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
+
+function validate(props: EventConsumerProps): void {
+  const problems: string[] = [];
+  const isIntegerIn = (value: number, min: number, max: number) => Token.isUnresolved(value) || (Number.isInteger(value) && value >= min && value <= max);
+  const seconds = (duration: Duration) => duration.toSeconds({ integral: false });
+  const inWholeSeconds = (name: string, duration: Duration | undefined) => {
+    if (duration && !duration.isUnresolved() && !Number.isInteger(seconds(duration))) problems.push(`\`${name}\` must be whole seconds`);
+  };
+
+  if (props.maxAttempts !== undefined && !isIntegerIn(props.maxAttempts, 1, MAX_ATTEMPTS_LIMIT)) {
+    problems.push(`\`maxAttempts\` must be an integer from 1 to ${MAX_ATTEMPTS_LIMIT}`);
+  }
+  if (props.maxConcurrency !== undefined && !isIntegerIn(props.maxConcurrency, 2, 1000)) {
+    problems.push('`maxConcurrency` must be an integer from 2 to 1000');
+  }
+  if (props.batchSize !== undefined && !isIntegerIn(props.batchSize, 1, 10)) problems.push('`batchSize` must be an integer from 1 to 10');
+  if (props.timeout && !props.timeout.isUnresolved() && seconds(props.timeout) > seconds(MAX_FUNCTION_TIMEOUT)) {
+    problems.push('`timeout` must be at most 15 minutes');
+  }
+  inWholeSeconds('timeout', props.timeout);
+  inWholeSeconds('backoffBase', props.backoffBase);
+  inWholeSeconds('backoffMax', props.backoffMax);
+  inWholeSeconds('idempotencyExpiry', props.idempotencyExpiry);
+  if (props.backoffMax && !props.backoffMax.isUnresolved() && (seconds(props.backoffMax) < 1 || seconds(props.backoffMax) > seconds(MAX_VISIBILITY_TIMEOUT))) {
+    problems.push('`backoffMax` must be from 1 second to 12 hours (the longest visibility timeout)');
+  }
+  const backoffBase = props.backoffBase ?? Duration.seconds(2);
+  const backoffMax = props.backoffMax ?? Duration.minutes(5);
+  if (!backoffBase.isUnresolved() && !backoffMax.isUnresolved() && seconds(backoffBase) > seconds(backoffMax)) {
+    problems.push('`backoffBase` must not be longer than `backoffMax`');
+  }
+  if (props.idempotencyExpiry && !props.idempotencyExpiry.isUnresolved() && seconds(props.idempotencyExpiry) < seconds(MIN_IDEMPOTENCY_EXPIRY)) {
+    problems.push('`idempotencyExpiry` must be at least 1 minute');
+  }
+  if (props.source.kind === 'fanout' && !props.source.pattern.source?.length && !props.source.pattern.detailType?.length) {
+    problems.push('a fan-out `pattern` must name a `source` or a `detailType`, or the rule takes every event of the bus');
+  }
+  const reserved = Object.keys(props.environment ?? {}).filter((name) => (Object.values(CONSUMER_ENV) as string[]).includes(name));
+  if (reserved.length > 0) problems.push(`\`environment\` must not set ${reserved.join(', ')}: the construct sets them`);
+  if (problems.length > 0) throw new Error(`EventConsumer: ${problems.join('; ')}`);
+}

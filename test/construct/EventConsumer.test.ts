@@ -1,0 +1,543 @@
+import { Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
+import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
+import { EventConsumer, type EventConsumerProps } from '../../lib/constructs/EventConsumer';
+import { TransactionalOutbox } from '../../lib/constructs/TransactionalOutbox';
+import { thrownBy } from '../unit/fixtures';
+import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
+import { allow, permissionSet, permissionsOf, wildcardAllows } from './support/iamPermissions';
+import {
+  acknowledgementsWithoutReason,
+  describeReports,
+  nagCheckedApp,
+  removeNagOutdirs,
+  staleAcknowledgements,
+  synthesizeReport,
+  type PluginReport,
+} from './support/nagReport';
+import { projectApp, SKIP_BUNDLING } from './support/projectApp';
+import { renderIntrinsic } from './support/renderIntrinsic';
+
+/**
+ * Any handler file will do: these tests read templates and bundle nothing (NodejsFunction only checks
+ * that the entry exists).
+ */
+const ENTRY = 'functions/coffee/deliveries/recordDeliveryHandler.ts';
+const SOURCE = 'coffee.orders';
+const ON_CALL = 'arn:aws:sns:us-east-1:111111111111:on-call';
+const onCall: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: ON_CALL }) };
+const FOURTEEN_DAYS_IN_SECONDS = 14 * 24 * 60 * 60;
+
+function newStack(): Stack {
+  return new Stack(projectApp({ context: SKIP_BUNDLING }), 'Test');
+}
+
+function newOutbox(stack: Stack): TransactionalOutbox {
+  return new TransactionalOutbox(stack, 'Outbox', { source: SOURCE });
+}
+
+function orderedConsumer(stack: Stack, outbox: TransactionalOutbox, props: Partial<EventConsumerProps> = {}, id = 'Ordered'): EventConsumer {
+  return new EventConsumer(stack, id, { entry: ENTRY, source: { kind: 'ordered', outbox }, ...props });
+}
+
+function fanoutConsumer(stack: Stack, bus: events.IEventBus, props: Partial<EventConsumerProps> = {}): EventConsumer {
+  return new EventConsumer(stack, 'Fanout', {
+    entry: ENTRY,
+    source: { kind: 'fanout', bus, pattern: { source: [SOURCE], detailType: [ORDER_PLACED] } },
+    ...props,
+  });
+}
+
+function logicalIdOf(stack: Stack, construct: IConstruct): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** The synthesized resource behind `construct`. */
+function resourceOf(template: Template, stack: Stack, construct: IConstruct): { Properties: Record<string, any>; DeletionPolicy?: string } {
+  const resource = template.toJSON().Resources[logicalIdOf(stack, construct)];
+  if (!resource) throw new Error(`${construct.node.path} is not in the template`);
+  return { Properties: {}, ...resource };
+}
+
+function propertiesOf(template: Template, stack: Stack, construct: IConstruct): Record<string, any> {
+  return resourceOf(template, stack, construct).Properties;
+}
+
+/** The alarm on a queue's visible messages: more than none, at the one-minute maximum, at once. */
+function expectDeadLetterAlarm(template: Template, stack: Stack, alarm: cloudwatch.Alarm, queue: sqs.IQueue): void {
+  expect(propertiesOf(template, stack, alarm)).toMatchObject({
+    Namespace: 'AWS/SQS',
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: stack.resolve(queue.queueName) }],
+    Statistic: 'Maximum',
+    Period: 60,
+    EvaluationPeriods: 1,
+    ComparisonOperator: 'GreaterThanThreshold',
+    Threshold: 0,
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [ON_CALL],
+  });
+}
+
+describe('EventConsumer, ordered from an outbox, with its defaults', () => {
+  let stack: Stack;
+  let outbox: TransactionalOutbox;
+  let consumer: EventConsumer;
+  let template: Template;
+
+  beforeAll(() => {
+    // Arrange
+    stack = newStack();
+    outbox = newOutbox(stack);
+    // Act
+    consumer = orderedConsumer(stack, outbox, { alarmActions: [onCall] });
+    template = Template.fromStack(stack);
+  });
+
+  describe('queues', () => {
+    it('reads a FIFO queue named *.fifo, dead-lettered after maxAttempts + 2 = 7 receives to a FIFO queue named *.fifo', () => {
+      const queue = propertiesOf(template, stack, consumer.queue);
+
+      expect(queue).toMatchObject({
+        FifoQueue: true,
+        QueueName: expect.stringMatching(/^[A-Za-z0-9_-]{1,75}\.fifo$/),
+        RedrivePolicy: { deadLetterTargetArn: stack.resolve(consumer.deadLetterQueue.queueArn), maxReceiveCount: 7 },
+      });
+      expect(propertiesOf(template, stack, consumer.deadLetterQueue)).toMatchObject({
+        FifoQueue: true,
+        QueueName: expect.stringMatching(/^[A-Za-z0-9_-]{1,75}\.fifo$/),
+        MessageRetentionPeriod: FOURTEEN_DAYS_IN_SECONDS,
+      });
+      expect(queue.QueueName).not.toBe(propertiesOf(template, stack, consumer.deadLetterQueue).QueueName);
+    });
+
+    it('keeps a message invisible for six function timeouts (6 × 30 s)', () => {
+      expect(propertiesOf(template, stack, consumer.queue).VisibilityTimeout).toBe(180);
+      expect(propertiesOf(template, stack, consumer.function).Timeout).toBe(30);
+    });
+
+    it("is registered with the outbox relay: its URL is in the relay's ordered queue URLs", () => {
+      const relayEnvironment = propertiesOf(template, stack, outbox.relayFunction).Environment.Variables;
+
+      expect(JSON.parse(renderIntrinsic(relayEnvironment[RELAY_ENV.orderedQueueUrls]))).toEqual([
+        renderIntrinsic(stack.resolve(consumer.queue.queueUrl)),
+      ]);
+    });
+
+    it("are both encrypted with the outbox's key and accept TLS only", () => {
+      expect(consumer.key).toBe(outbox.key);
+      for (const queue of [consumer.queue, consumer.deadLetterQueue]) {
+        expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(outbox.key.keyArn));
+        expectTlsOnlyPolicy(template, logicalIdOf(stack, queue));
+      }
+    });
+
+    it('has no rule, no rule dead-letter queue and no key of its own', () => {
+      expect(consumer.rule).toBeUndefined();
+      expect(consumer.ruleDeadLetterQueue).toBeUndefined();
+      expect(consumer.ruleDeadLetterAlarm).toBeUndefined();
+      template.resourceCountIs('AWS::Events::Rule', 0);
+      template.resourceCountIs('AWS::KMS::Key', 1);
+    });
+  });
+
+  it('maps the queue to the function: 10 messages a batch, at most 2 concurrent invocations, partial batch failures', () => {
+    expect(propertiesOf(template, stack, consumer.eventSourceMapping)).toMatchObject({
+      EventSourceArn: stack.resolve(consumer.queue.queueArn),
+      FunctionName: stack.resolve(consumer.function.functionName),
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 2 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // the relay's stream mapping and this one
+  });
+
+  it('keeps idempotency records in a table keyed by `id` with TTL on `expiration`, PITR, the outbox key, retained', () => {
+    const table = resourceOf(template, stack, consumer.idempotencyTable);
+
+    expect(table.Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: stack.resolve(outbox.key.keyArn) },
+    });
+    expect(table.DeletionPolicy).toBe('Retain');
+  });
+
+  it('raises an alarm with the actions given as soon as the dead-letter queue holds a message', () => {
+    expectDeadLetterAlarm(template, stack, consumer.deadLetterAlarm, consumer.deadLetterQueue);
+  });
+
+  it('sets every CONSUMER_* variable and the service name, nothing else', () => {
+    expect(propertiesOf(template, stack, consumer.function).Environment.Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps', // every ToolkitFunction's
+      POWERTOOLS_SERVICE_NAME: 'Ordered',
+      [CONSUMER_ENV.idempotencyTableName]: stack.resolve(consumer.idempotencyTable.tableName),
+      [CONSUMER_ENV.queueUrl]: stack.resolve(consumer.queue.queueUrl),
+      [CONSUMER_ENV.deadLetterQueueUrl]: stack.resolve(consumer.deadLetterQueue.queueUrl),
+      [CONSUMER_ENV.maxAttempts]: '5',
+      [CONSUMER_ENV.backoffBaseSeconds]: '2',
+      [CONSUMER_ENV.backoffMaxSeconds]: '300',
+      [CONSUMER_ENV.idempotencyExpirySeconds]: String(DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+    });
+  });
+
+  describe('IAM', () => {
+    it('lets the function do exactly what a consumer needs, on its own resources only', () => {
+      expect(permissionsOf(template, stack, consumer.function.role)).toEqual(
+        permissionSet(
+          allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(consumer.function.logGroup.logGroupArn)),
+          // What Powertools' DynamoDBPersistenceLayer calls.
+          allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
+          // The mapping's poller, and the handler's backoff.
+          allow(
+            ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+            stack.resolve(consumer.queue.queueArn),
+          ),
+          allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),
+          allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(outbox.key.keyArn)),
+        ),
+      );
+    });
+
+    it('lets the relay send to the queue', () => {
+      expect(permissionsOf(template, stack, outbox.relayFunction.role)).toEqual(
+        expect.arrayContaining(allow(['sqs:SendMessage'], stack.resolve(consumer.queue.queueArn))),
+      );
+    });
+
+    it('allows no action `*` or `service:*` anywhere', () => {
+      expect(wildcardAllows(template)).toEqual([]);
+    });
+  });
+});
+
+describe('EventConsumer, fan-out from a bus, with options', () => {
+  let stack: Stack;
+  let bus: events.EventBus;
+  let consumer: EventConsumer;
+  let template: Template;
+  let queues: sqs.Queue[];
+
+  beforeAll(() => {
+    // Arrange
+    stack = newStack();
+    bus = new events.EventBus(stack, 'Bus');
+    // Act
+    consumer = fanoutConsumer(stack, bus, {
+      maxAttempts: 4,
+      timeout: Duration.seconds(20),
+      batchSize: 5,
+      maxConcurrency: 7,
+      backoffBase: Duration.seconds(1),
+      backoffMax: Duration.minutes(1),
+      idempotencyExpiry: Duration.hours(72),
+      environment: { POWERTOOLS_SERVICE_NAME: 'coffee-board', BOARD_SIZE: '12' },
+      alarmActions: [onCall],
+    });
+    template = Template.fromStack(stack);
+    queues = [consumer.queue, consumer.deadLetterQueue, consumer.ruleDeadLetterQueue!];
+  });
+
+  describe('rule', () => {
+    it('matches the pattern on the bus and targets the queue, retrying 8 times for up to 24 h, then its own dead-letter queue', () => {
+      const rule = propertiesOf(template, stack, consumer.rule!);
+
+      expect(rule).toMatchObject({
+        EventBusName: stack.resolve(bus.eventBusName),
+        EventPattern: { source: [SOURCE], 'detail-type': [ORDER_PLACED] },
+      });
+      expect(rule.Targets).toHaveLength(1);
+      expect(rule.Targets[0]).toMatchObject({
+        Arn: stack.resolve(consumer.queue.queueArn),
+        DeadLetterConfig: { Arn: stack.resolve(consumer.ruleDeadLetterQueue!.queueArn) },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86_400 },
+      });
+    });
+
+    it('lets EventBridge use the key only for rules of this account (aws:SourceAccount)', () => {
+      const keyPolicy = propertiesOf(template, stack, consumer.key).KeyPolicy.Statement as Record<string, any>[];
+      const forEventBridge = keyPolicy.filter((statement) => statement.Principal?.Service === 'events.amazonaws.com');
+
+      expect(forEventBridge).toHaveLength(1);
+      expect(forEventBridge[0]).toMatchObject({
+        Effect: 'Allow',
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      });
+    });
+
+    it('lets EventBridge send to the queue for this rule only, and to the rule dead-letter queue for this rule only', () => {
+      const ruleArn = stack.resolve(consumer.rule!.ruleArn);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalIdOf(stack, consumer.queue) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Resource: stack.resolve(consumer.queue.queueArn),
+              Condition: { ArnNotEquals: { 'aws:SourceArn': ruleArn } },
+            }),
+          ]),
+        },
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalIdOf(stack, consumer.ruleDeadLetterQueue!) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Condition: { ArnEquals: { 'aws:SourceArn': ruleArn } },
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('queues', () => {
+    it('reads a standard queue, dead-lettered after maxAttempts + 2 = 6 receives; both dead-letter queues keep messages 14 days', () => {
+      const queue = propertiesOf(template, stack, consumer.queue);
+
+      expect(queue.FifoQueue).toBeUndefined();
+      expect(queue.QueueName).toBeUndefined();
+      expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: stack.resolve(consumer.deadLetterQueue.queueArn), maxReceiveCount: 6 });
+      for (const deadLetterQueue of [consumer.deadLetterQueue, consumer.ruleDeadLetterQueue!]) {
+        expect(propertiesOf(template, stack, deadLetterQueue)).toMatchObject({ MessageRetentionPeriod: FOURTEEN_DAYS_IN_SECONDS });
+        expect(propertiesOf(template, stack, deadLetterQueue).FifoQueue).toBeUndefined();
+      }
+    });
+
+    it('keeps a message invisible for six function timeouts (6 × 20 s)', () => {
+      expect(propertiesOf(template, stack, consumer.queue).VisibilityTimeout).toBe(120);
+      expect(propertiesOf(template, stack, consumer.function).Timeout).toBe(20);
+    });
+
+    it('are all three encrypted with a new key with rotation on, and accept TLS only', () => {
+      expect(propertiesOf(template, stack, consumer.key)).toMatchObject({ EnableKeyRotation: true });
+      expect(resourceOf(template, stack, consumer.key).DeletionPolicy).toBe('Retain');
+      for (const queue of queues) {
+        expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(consumer.key.keyArn));
+        expectTlsOnlyPolicy(template, logicalIdOf(stack, queue));
+      }
+    });
+  });
+
+  it('maps the queue to the function with the batch size and concurrency given, reporting partial batch failures', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: stack.resolve(consumer.queue.queueArn),
+      FunctionName: stack.resolve(consumer.function.functionName),
+      BatchSize: 5,
+      ScalingConfig: { MaximumConcurrency: 7 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('encrypts the idempotency table with the same key', () => {
+    expect(propertiesOf(template, stack, consumer.idempotencyTable)).toMatchObject({
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: stack.resolve(consumer.key.keyArn) },
+    });
+  });
+
+  it('raises an alarm with the actions given on each dead-letter queue', () => {
+    expectDeadLetterAlarm(template, stack, consumer.deadLetterAlarm, consumer.deadLetterQueue);
+    expectDeadLetterAlarm(template, stack, consumer.ruleDeadLetterAlarm!, consumer.ruleDeadLetterQueue!);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+  });
+
+  it("sets every CONSUMER_* variable from the options, merged with the caller's environment", () => {
+    expect(propertiesOf(template, stack, consumer.function).Environment.Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'coffee-board',
+      BOARD_SIZE: '12',
+      [CONSUMER_ENV.idempotencyTableName]: stack.resolve(consumer.idempotencyTable.tableName),
+      [CONSUMER_ENV.queueUrl]: stack.resolve(consumer.queue.queueUrl),
+      [CONSUMER_ENV.deadLetterQueueUrl]: stack.resolve(consumer.deadLetterQueue.queueUrl),
+      [CONSUMER_ENV.maxAttempts]: '4',
+      [CONSUMER_ENV.backoffBaseSeconds]: '1',
+      [CONSUMER_ENV.backoffMaxSeconds]: '60',
+      [CONSUMER_ENV.idempotencyExpirySeconds]: String(72 * 3600),
+    });
+  });
+
+  describe('IAM', () => {
+    it('lets the function do exactly what a consumer needs, on its own resources only', () => {
+      expect(permissionsOf(template, stack, consumer.function.role)).toEqual(
+        permissionSet(
+          allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(consumer.function.logGroup.logGroupArn)),
+          allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
+          allow(
+            ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
+            stack.resolve(consumer.queue.queueArn),
+          ),
+          // Its own dead-letter queue only: the rule's is EventBridge's.
+          allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),
+          allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(consumer.key.keyArn)),
+        ),
+      );
+    });
+
+    it('allows no action `*` or `service:*` anywhere', () => {
+      expect(wildcardAllows(template)).toEqual([]);
+    });
+  });
+});
+
+describe('EventConsumer options', () => {
+  it('encrypts everything with the key given instead of a new one', () => {
+    // Arrange
+    const stack = newStack();
+    const key = new kms.Key(stack, 'SharedKey', { enableKeyRotation: true });
+
+    // Act
+    const consumer = fanoutConsumer(stack, new events.EventBus(stack, 'Bus'), { encryptionKey: key });
+
+    // Assert
+    const template = Template.fromStack(stack);
+    expect(consumer.key).toBe(key);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    for (const queue of [consumer.queue, consumer.deadLetterQueue, consumer.ruleDeadLetterQueue!]) {
+      expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(key.keyArn));
+    }
+    expect(propertiesOf(template, stack, consumer.idempotencyTable).SSESpecification.KMSMasterKeyId).toEqual(stack.resolve(key.keyArn));
+  });
+
+  it('destroys the idempotency table and the new key with RemovalPolicy.DESTROY', () => {
+    const stack = newStack();
+
+    const consumer = fanoutConsumer(stack, new events.EventBus(stack, 'Bus'), { removalPolicy: RemovalPolicy.DESTROY });
+
+    const template = Template.fromStack(stack);
+    expect(resourceOf(template, stack, consumer.idempotencyTable).DeletionPolicy).toBe('Delete');
+    expect(resourceOf(template, stack, consumer.key).DeletionPolicy).toBe('Delete');
+  });
+
+  it('gives two ordered consumers distinct FIFO queue names of at most 80 characters', () => {
+    // Arrange: an id long enough to be truncated.
+    const stack = newStack();
+    const outbox = newOutbox(stack);
+
+    // Act
+    const consumers = [orderedConsumer(stack, outbox, {}, 'Board'), orderedConsumer(stack, outbox, {}, 'X'.repeat(120))];
+
+    // Assert
+    const template = Template.fromStack(stack);
+    const names = consumers.flatMap((c) => [c.queue, c.deadLetterQueue].map((q) => propertiesOf(template, stack, q).QueueName as string));
+    expect(new Set(names).size).toBe(4);
+    for (const name of names) expect(name).toMatch(/^[A-Za-z0-9_-]{1,75}\.fifo$/);
+  });
+
+  it('accepts the bounds of every numeric option', () => {
+    const stack = newStack();
+    const outbox = newOutbox(stack);
+
+    expect(() =>
+      orderedConsumer(stack, outbox, { maxAttempts: 1, batchSize: 1, maxConcurrency: 1000, timeout: Duration.minutes(15), backoffMax: Duration.hours(12) }, 'Low'),
+    ).not.toThrow();
+    expect(() => orderedConsumer(stack, outbox, { maxAttempts: 100, batchSize: 10, maxConcurrency: 2 }, 'High')).not.toThrow();
+  });
+});
+
+describe('EventConsumer validation', () => {
+  it('throws one error that lists every problem', () => {
+    // Arrange
+    const stack = newStack();
+    const bus = new events.EventBus(stack, 'Bus');
+
+    // Act
+    const error = thrownBy(
+      () =>
+        new EventConsumer(stack, 'Bad', {
+          entry: ENTRY,
+          source: { kind: 'fanout', bus, pattern: { account: ['111111111111'] } },
+          maxAttempts: 0,
+          maxConcurrency: 1,
+          batchSize: 11,
+          timeout: Duration.minutes(16),
+          environment: { [CONSUMER_ENV.queueUrl]: 'https://example.com' },
+        }),
+    );
+
+    // Assert
+    expect(error).toBeInstanceOf(Error);
+    const { message } = error as Error;
+    expect(message).toMatch(/^EventConsumer: /);
+    expect(message).toMatch(/`maxAttempts` must be an integer from 1 to 100/);
+    expect(message).toMatch(/`maxConcurrency` must be an integer from 2 to 1000/);
+    expect(message).toMatch(/`batchSize` must be an integer from 1 to 10/);
+    expect(message).toMatch(/`timeout` must be at most 15 minutes/);
+    expect(message).toMatch(/fan-out `pattern` must name a `source` or a `detailType`/);
+    expect(message).toMatch(new RegExp(`\`environment\` must not set ${CONSUMER_ENV.queueUrl}`));
+    expect(message.split('; ')).toHaveLength(6);
+  });
+
+  it('refuses backoff and expiry values the consumer runtime would refuse at cold start', () => {
+    const stack = newStack();
+
+    const error = thrownBy(() =>
+      orderedConsumer(stack, newOutbox(stack), {
+        maxConcurrency: 1001,
+        backoffBase: Duration.minutes(10),
+        backoffMax: Duration.hours(13),
+        idempotencyExpiry: Duration.seconds(30),
+        timeout: Duration.millis(1500),
+      }),
+    );
+
+    const { message } = error as Error;
+    expect(message).toMatch(/`maxConcurrency` must be an integer from 2 to 1000/);
+    expect(message).toMatch(/`backoffMax` must be from 1 second to 12 hours/);
+    expect(message).toMatch(/`idempotencyExpiry` must be at least 1 minute/);
+    expect(message).toMatch(/`timeout` must be whole seconds/);
+    expect(message.split('; ')).toHaveLength(4);
+  });
+
+  it('refuses a backoff base longer than the backoff maximum', () => {
+    const stack = newStack();
+
+    expect(() => orderedConsumer(stack, newOutbox(stack), { backoffBase: Duration.minutes(6) })).toThrow(
+      /`backoffBase` must not be longer than `backoffMax`/,
+    );
+  });
+});
+
+describe('cdk-nag AwsSolutions checks on a stack with one consumer of each mode', () => {
+  let app: ReturnType<typeof nagCheckedApp>;
+  let reports: PluginReport[];
+
+  beforeAll(() => {
+    app = nagCheckedApp();
+    const stack = new Stack(app, 'Consumers');
+    const outbox = newOutbox(stack);
+    orderedConsumer(stack, outbox, { alarmActions: [onCall] });
+    fanoutConsumer(stack, outbox.bus, { alarmActions: [onCall] });
+    reports = synthesizeReport(app);
+  });
+  afterAll(removeNagOutdirs);
+
+  it('have no unacknowledged findings', () => {
+    expect(reports, `cdk-nag findings:\n${describeReports(reports)}`).toEqual([]);
+  });
+
+  it('are acknowledged only with a reason, and only where they would report a finding', () => {
+    expect(acknowledgementsWithoutReason(app)).toEqual([]);
+    expect(staleAcknowledgements(app), 'acknowledgements that hide no finding').toEqual([]);
+  });
+});

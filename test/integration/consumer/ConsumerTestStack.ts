@@ -1,0 +1,45 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { EventConsumer } from '../../../lib/constructs/EventConsumer';
+import { TransactionalOutbox } from '../../../lib/constructs/TransactionalOutbox';
+
+export const TEST_SOURCE = 'test.consumers';
+
+/** Test-only: an outbox with one ordered and one fan-out consumer running the effect handler. */
+export class ConsumerTestStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const outbox = new TransactionalOutbox(this, 'Outbox', { source: TEST_SOURCE, removalPolicy: RemovalPolicy.DESTROY });
+    const effects = new dynamodb.Table(this, 'Effects', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // Short timeouts and backoff keep the retry tests quick (visibility timeout = 6 × 3 s).
+    const common = {
+      entry: 'test/integration/consumer/effectHandler.ts',
+      maxAttempts: 3,
+      timeout: Duration.seconds(3),
+      backoffBase: Duration.seconds(1),
+      backoffMax: Duration.seconds(2),
+      environment: { EFFECTS_TABLE_NAME: effects.tableName },
+      removalPolicy: RemovalPolicy.DESTROY,
+    };
+    const ordered = new EventConsumer(this, 'Ordered', { ...common, source: { kind: 'ordered', outbox } });
+    const fanout = new EventConsumer(this, 'Fanout', { ...common, source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [TEST_SOURCE] } } });
+    for (const consumer of [ordered, fanout]) {
+      iam.Grant.addToPrincipal({ grantee: consumer.function, actions: ['dynamodb:UpdateItem'], resourceArns: [effects.tableArn] });
+    }
+    const outputs = {
+      TableName: outbox.table.tableName,
+      EffectsTableName: effects.tableName,
+      OrderedQueueUrl: ordered.queue.queueUrl,
+      OrderedDeadLetterQueueUrl: ordered.deadLetterQueue.queueUrl,
+      FanoutQueueUrl: fanout.queue.queueUrl,
+      FanoutDeadLetterQueueUrl: fanout.deadLetterQueue.queueUrl,
+    };
+    for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
+  }
+}

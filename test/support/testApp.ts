@@ -1,0 +1,8 @@
+// The test-only CDK app: what the conformance and integration tests deploy besides the reference stacks.
+import { App } from 'aws-cdk-lib';
+import { ProbeStack } from '../conformance/probe/ProbeStack';
+import { ConsumerTestStack } from '../integration/consumer/ConsumerTestStack';
+
+const app = new App();
+new ProbeStack(app, 'ConformanceProbe');
+new ConsumerTestStack(app, 'ConsumerTest');
