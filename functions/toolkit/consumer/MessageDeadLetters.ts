@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import { REDRIVE_ATTRIBUTE } from './ParkedGroups';
 
 /** Message attributes a dead-lettered message carries: why, since when, after how many attempts. */
 export const DEAD_LETTER_ATTRIBUTES = {
@@ -28,6 +29,7 @@ export class MessageDeadLetters {
     const firstSeen = Number(record.attributes.ApproximateFirstReceiveTimestamp);
     const attribute = (value: string) => ({ DataType: 'String', StringValue: value.slice(0, 1024) || '-' });
     const group = record.attributes.MessageGroupId;
+    const redriveRun = record.messageAttributes?.[REDRIVE_ATTRIBUTE]?.stringValue;
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
@@ -40,6 +42,8 @@ export class MessageDeadLetters {
           [DEAD_LETTER_ATTRIBUTES.attemptCount]: { DataType: 'Number', StringValue: String(attempt) },
           [DEAD_LETTER_ATTRIBUTES.deadLetteredAt]: attribute(this.clock().toISOString()),
           [DEAD_LETTER_ATTRIBUTES.originalMessageId]: attribute(record.messageId),
+          // Kept, so the redrive tool sees that a message it sent back failed again in the same run.
+          ...(redriveRun ? { [REDRIVE_ATTRIBUTE]: attribute(redriveRun) } : {}),
         },
       }),
     );

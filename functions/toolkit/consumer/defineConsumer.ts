@@ -9,7 +9,9 @@ import { parseConfig } from '../config/parseConfig';
 import { CONSUMER_ENV, ConsumerConfigSchema, type ConsumerConfig } from './consumerConfig';
 import { decideFailure } from './decideFailure';
 import { decodeMessage, type ConsumedEvent, type EventSchemas } from './decodeMessage';
+import { GroupParkedError } from './errors';
 import { MessageDeadLetters } from './MessageDeadLetters';
+import { ParkedGroups, REDRIVE_ATTRIBUTE } from './ParkedGroups';
 
 export interface ConsumerContext {
   /** 1 on the first delivery of this message, 2 on the second, … */
@@ -58,10 +60,9 @@ export function defineConsumer<S extends EventSchemas>(
     expiresAfterSeconds: config[CONSUMER_ENV.idempotencyExpirySeconds],
     throwOnNoIdempotencyKey: true,
   });
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: config[CONSUMER_ENV.idempotencyTableName],
-    awsSdkV3Client: dependencies.dynamodb ?? new DynamoDBClient({}),
-  });
+  const dynamodb = dependencies.dynamodb ?? new DynamoDBClient({});
+  const persistenceStore = new DynamoDBPersistenceLayer({ tableName: config[CONSUMER_ENV.idempotencyTableName], awsSdkV3Client: dynamodb });
+  const parked = new ParkedGroups(dynamodb, config[CONSUMER_ENV.idempotencyTableName]);
   const applyOnce = makeIdempotent(
     async (event: ConsumedEvent<S>, context: ConsumerContext) => {
       await definition.handler(event, context);
@@ -75,10 +76,31 @@ export function defineConsumer<S extends EventSchemas>(
     backoffMaxSeconds: config[CONSUMER_ENV.backoffMaxSeconds],
   };
 
-  async function processRecord(record: SQSRecord, lambdaContext: Context, retryDelays: Map<string, number>): Promise<void> {
+  /** Per invocation: which FIFO groups are parked (read once per group, updated when we park one). */
+  type Batch = { readonly lambdaContext: Context; readonly retryDelays: Map<string, number>; readonly parkedGroups: Map<string, boolean> };
+
+  async function isParked(group: string, batch: Batch): Promise<boolean> {
+    if (!batch.parkedGroups.has(group)) batch.parkedGroups.set(group, (await parked.get(group)) !== undefined);
+    return batch.parkedGroups.get(group)!;
+  }
+
+  /** Order-preserving dead-lettering: a parked group's live messages follow its dead letter, in order. */
+  async function divertIfParked(record: SQSRecord, attempt: number, batch: Batch): Promise<boolean> {
+    const group = record.attributes.MessageGroupId;
+    if (group === undefined || record.messageAttributes?.[REDRIVE_ATTRIBUTE] !== undefined) return false;
+    if (!(await isParked(group, batch)) || !(await parked.beginDiversion(group, record.messageId))) return false;
+    await deadLetters.send(record, new GroupParkedError(group), attempt);
+    await parked.endDiversion(group, record.messageId);
+    logger.warn('message diverted behind its parked group', { messageId: record.messageId, attempt });
+    return true;
+  }
+
+  async function processRecord(record: SQSRecord, batch: Batch): Promise<void> {
+    const { lambdaContext, retryDelays } = batch;
     retryDelays.set(record.messageId, -1); // attempted here (not skipped by the FIFO processor)
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
     let eventId: string | undefined;
+    if (await divertIfParked(record, attempt, batch)) return;
     try {
       const event = decodeMessage(record.body, definition.events);
       eventId = event.id;
@@ -88,6 +110,12 @@ export function defineConsumer<S extends EventSchemas>(
       const decision = decideFailure(error, attempt, policy);
       const errorName = error instanceof Error ? error.name : 'UnknownError';
       if (decision.action === 'dead-letter') {
+        const group = record.attributes.MessageGroupId;
+        if (group !== undefined) {
+          // Park first: once the message is in the DLQ, no later message of its group may pass it.
+          await parked.park(group, `${errorName}: ${error instanceof Error ? error.message : String(error)}`);
+          batch.parkedGroups.set(group, true);
+        }
         await deadLetters.send(record, error, attempt);
         logger.error('message dead-lettered', { messageId: record.messageId, eventId, errorName, reason: decision.reason, attempt });
         return; // acknowledged: it is in the DLQ now, with its reason
@@ -128,8 +156,9 @@ export function defineConsumer<S extends EventSchemas>(
 
   return async (event, lambdaContext) => {
     idempotency.registerLambdaContext(lambdaContext);
-    const retryDelays = new Map<string, number>();
-    const handle = (record: SQSRecord) => processRecord(record, lambdaContext, retryDelays);
+    const batch: Batch = { lambdaContext, retryDelays: new Map(), parkedGroups: new Map() };
+    const { retryDelays } = batch;
+    const handle = (record: SQSRecord) => processRecord(record, batch);
     if (event.Records[0]?.attributes.MessageGroupId === undefined) {
       return processPartialResponse(event, handle, standard, { context: lambdaContext, throwOnFullBatchFailure: false });
     }

@@ -4,3 +4,4 @@ export * from './decideFailure';
 export * from './errors';
 export * from './consumerConfig';
 export * from './MessageDeadLetters';
+export * from './ParkedGroups';

@@ -30,7 +30,7 @@ export class ConsumerTestStack extends Stack {
     const ordered = new EventConsumer(this, 'Ordered', { ...common, source: { kind: 'ordered', outbox } });
     const fanout = new EventConsumer(this, 'Fanout', { ...common, source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [TEST_SOURCE] } } });
     for (const consumer of [ordered, fanout]) {
-      iam.Grant.addToPrincipal({ grantee: consumer.function, actions: ['dynamodb:UpdateItem'], resourceArns: [effects.tableArn] });
+      iam.Grant.addToPrincipal({ grantee: consumer.function, actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'], resourceArns: [effects.tableArn] });
     }
     const outputs = {
       TableName: outbox.table.tableName,
@@ -39,6 +39,8 @@ export class ConsumerTestStack extends Stack {
       OrderedDeadLetterQueueUrl: ordered.deadLetterQueue.queueUrl,
       FanoutQueueUrl: fanout.queue.queueUrl,
       FanoutDeadLetterQueueUrl: fanout.deadLetterQueue.queueUrl,
+      OrderedStateTableName: ordered.idempotencyTable.tableName,
+      FanoutStateTableName: fanout.idempotencyTable.tableName,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

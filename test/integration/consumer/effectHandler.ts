@@ -2,9 +2,10 @@
  * Test consumer: applies `test.effect.requested` events by counting effects per event id, so tests
  * can see whether an event was applied once, twice or never. Its data asks for failures:
  * `failTimes` (throw a transient error on the first N deliveries), `poison` (refuse it), and
- * `crashOnFirstDelivery` (kill the process mid-batch, before anything is acknowledged).
+ * `crashOnFirstDelivery` (kill the process mid-batch, before anything is acknowledged); and an item
+ * `broken#<label>` in the effects table makes every delivery of that label fail until it is removed.
  */
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
@@ -35,6 +36,9 @@ export const handler = defineConsumer({
       // The process dies mid-batch: the messages before this one were applied, none is acknowledged.
       process.exit(1);
     }
+    // A test can break the "downstream" of one label (item broken#<label>) and fix it later.
+    const broken = await ddb.send(new GetItemCommand({ TableName: config.EFFECTS_TABLE_NAME, Key: marshall({ pk: `broken#${event.data.label}` }), ConsistentRead: true }));
+    if (broken.Item) throw new Error(`downstream broken for ${event.data.label}`);
     if (event.data.poison) throw new PoisonMessageError(`effect ${event.data.label} refused by the handler`, event.id);
     if (attempt <= event.data.failTimes) throw new Error(`transient failure on delivery ${attempt}`);
     // The effect, and the order in which effects happen per subject.

@@ -1,0 +1,3 @@
+export * from './redrive';
+export * from './discoverDeadLetterQueues';
+export * from './peekMessages';

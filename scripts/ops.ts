@@ -1,0 +1,115 @@
+/**
+ * `npm run ops -- <command>`: operate a deployment's dead-letter queues.
+ *   dlq list                 every DLQ with its depth and the oldest message's reason
+ *   dlq show <queue>         its messages with their reasons and decoded envelopes
+ *   redrive <queue>          back to the source queue (FIFO: group by group, in order, un-parking each)
+ * Works against AWS as configured in the environment, or the local cloud when AWS_ENDPOINT_URL is set.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { SingleBar } from 'cli-progress';
+import { Command } from 'commander';
+import { DEAD_LETTER_ATTRIBUTES, ParkedGroups } from '../functions/toolkit/consumer';
+import { discoverDeadLetterQueues, findDeadLetterQueue, peekMessages, redrive, RedriveInterruptedError } from '../functions/toolkit/redrive';
+
+const sqs = new SQSClient({});
+const lambda = new LambdaClient({});
+
+const attribute = (message: Message, name: string) => message.MessageAttributes?.[name]?.StringValue;
+const depthOf = async (url: string) => {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+};
+
+function describeMessage(message: Message): string {
+  let envelope: Record<string, unknown> | undefined;
+  try {
+    const body = JSON.parse(message.Body ?? '') as Record<string, unknown>;
+    envelope = (body['detail-type'] ? body.detail : body) as Record<string, unknown>;
+  } catch {
+    envelope = undefined;
+  }
+  const reason = attribute(message, DEAD_LETTER_ATTRIBUTES.errorName) ?? attribute(message, 'errorName') ?? '(no reason recorded)';
+  const lines = [
+    `message ${message.MessageId}${message.Attributes?.MessageGroupId ? `  group ${message.Attributes.MessageGroupId}` : ''}`,
+    `  reason   ${reason}: ${attribute(message, DEAD_LETTER_ATTRIBUTES.errorMessage) ?? attribute(message, 'reason') ?? ''}`,
+    `  attempts ${attribute(message, DEAD_LETTER_ATTRIBUTES.attemptCount) ?? '?'}  first seen ${attribute(message, DEAD_LETTER_ATTRIBUTES.firstSeenAt) ?? '?'}  dead-lettered ${attribute(message, DEAD_LETTER_ATTRIBUTES.deadLetteredAt) ?? '?'}`,
+  ];
+  if (envelope && typeof envelope === 'object') {
+    lines.push(`  event    ${envelope.type ?? '?'} id=${envelope.id ?? '?'} subject=${envelope.subject ?? '?'} sequence=${envelope.sequence ?? '?'} source=${envelope.source ?? '?'}`);
+    lines.push(`  data     ${JSON.stringify(envelope.data ?? envelope).slice(0, 400)}`);
+  } else {
+    lines.push(`  body     ${(message.Body ?? '').slice(0, 400)} (not JSON)`);
+  }
+  return lines.join('\n');
+}
+
+const program = new Command().name('ops').description('Operate the dead-letter queues of an event-driven deployment');
+const dlq = program.command('dlq').description('dead-letter queues');
+
+dlq
+  .command('list')
+  .description('every dead-letter queue with its depth and the oldest message’s reason')
+  .action(async () => {
+    const queues = await discoverDeadLetterQueues(sqs, lambda);
+    if (queues.length === 0) return console.log('No dead-letter queues found.');
+    for (const queue of queues) {
+      const depth = await depthOf(queue.url);
+      let oldest = '';
+      if (depth > 0) {
+        const [first] = (await peekMessages(sqs, queue.url, 10)).sort((a, b) => Number(a.Attributes?.SentTimestamp ?? 0) - Number(b.Attributes?.SentTimestamp ?? 0));
+        if (first) oldest = `oldest: ${attribute(first, DEAD_LETTER_ATTRIBUTES.errorName) ?? attribute(first, 'errorName') ?? '?'}: ${(attribute(first, DEAD_LETTER_ATTRIBUTES.errorMessage) ?? attribute(first, 'reason') ?? '').slice(0, 120)}`;
+      }
+      console.log(`${String(depth).padStart(6)}  ${queue.name}  (${queue.kind}${queue.sourceQueueUrl ? ` ← ${queue.sourceQueueUrl.slice(queue.sourceQueueUrl.lastIndexOf('/') + 1)}` : ''})  ${oldest}`);
+    }
+  });
+
+dlq
+  .command('show <queue>')
+  .description('the messages of a dead-letter queue (name or URL), with reasons and decoded envelopes; nothing is consumed')
+  .option('-n, --max <count>', 'how many messages at most', '20')
+  .action(async (name: string, options: { max: string }) => {
+    const queue = await findDeadLetterQueue(sqs, lambda, name);
+    const messages = await peekMessages(sqs, queue.url, Number(options.max));
+    console.log(`${queue.name}: ${messages.length} message(s) shown\n`);
+    for (const message of messages) console.log(`${describeMessage(message)}\n`);
+  });
+
+program
+  .command('redrive <queue>')
+  .description('move a dead-letter queue’s messages back to their source queue; FIFO group by group, in order; safe to interrupt and run again')
+  .action(async (name: string) => {
+    const queue = await findDeadLetterQueue(sqs, lambda, name);
+    if (!queue.sourceQueueUrl) throw new Error(`${queue.name} has no source queue to redrive to (${queue.kind === 'relay' ? 'its records come from a stream: replay them from the outbox' : 'unknown source'})`);
+    const total = await depthOf(queue.url);
+    const bar = new SingleBar({ format: `redrive ${queue.name} [{bar}] {value}/{total} {step}`, hideCursor: true });
+    bar.start(Math.max(total, 1), 0, { step: '' });
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    try {
+      const report = await redrive({
+        sqs,
+        deadLetterQueueUrl: queue.url,
+        sourceQueueUrl: queue.sourceQueueUrl,
+        ...(queue.stateTableName ? { parkedGroups: new ParkedGroups(new DynamoDBClient({}), queue.stateTableName) } : {}),
+        runId: `run-${Date.now().toString(36)}`,
+        signal: controller.signal,
+        onProgress: ({ moved, step }) => bar.update(moved, { step }),
+      });
+      bar.stop();
+      console.log(`Moved ${report.moved} message(s) by ${report.method}.`);
+      if (report.releasedGroups.length) console.log(`Un-parked group(s): ${report.releasedGroups.join(', ')}`);
+      for (const stuck of report.stuckGroups) console.log(`Still parked: group ${stuck.group} (failed again: ${stuck.reason})`);
+    } catch (error) {
+      bar.stop();
+      if (error instanceof RedriveInterruptedError) {
+        console.error(error.message);
+        process.exitCode = 130;
+        return;
+      }
+      throw error;
+    }
+  });
+
+await program.parseAsync();
