@@ -8,7 +8,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
 import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { circuitBreakerProblems, ConsumerCircuitBreaker, type CircuitBreakerOptions } from './ConsumerCircuitBreaker';
 import { grantSendMessage } from './grants';
 import { ToolkitFunction } from './ToolkitFunction';
 import type { TransactionalOutbox } from './TransactionalOutbox';
@@ -68,6 +70,13 @@ export interface EventConsumerProps {
   readonly encryptionKey?: kms.IKey;
   /** Of the idempotency table and of a new key. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Circuit breakers for the handler's calls to other systems (`circuit(name).call(…)`): when one
+   * opens, the consumer disables its own mapping until a closer, run every minute, re-enables it
+   * after the cool-down. Give `{}` for the defaults.
+   * @default none: `circuit()` fails the cold start
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions;
 }
 
 const QUEUE_NAME_MAX_LENGTH = 80;
@@ -101,6 +110,8 @@ export class EventConsumer extends Construct {
   public readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Fan-out only. */
   public readonly ruleDeadLetterAlarm?: cloudwatch.Alarm;
+  /** With `circuitBreaker` only: the closer, its schedule and the consumer's mapping permissions. */
+  public readonly circuitBreaker?: ConsumerCircuitBreaker;
 
   constructor(scope: Construct, id: string, props: EventConsumerProps) {
     super(scope, id);
@@ -190,6 +201,9 @@ export class EventConsumer extends Construct {
       maxConcurrency: props.maxConcurrency ?? 2,
       reportBatchItemFailures: true,
     });
+    if (props.circuitBreaker) {
+      this.circuitBreaker = new ConsumerCircuitBreaker(this, 'CircuitBreaker', { ...props.circuitBreaker, consumerFunction: this.function, queue: this.queue, table: this.idempotencyTable, key: this.key });
+    }
 
     if (source.kind === 'ordered') {
       source.outbox.addOrderedSubscriber(this.queue);
@@ -276,7 +290,8 @@ function validate(props: EventConsumerProps): void {
   if (props.source.kind === 'fanout' && !props.source.pattern.source?.length && !props.source.pattern.detailType?.length) {
     problems.push('a fan-out `pattern` must name a `source` or a `detailType`, or the rule takes every event of the bus');
   }
-  const reserved = Object.keys(props.environment ?? {}).filter((name) => (Object.values(CONSUMER_ENV) as string[]).includes(name));
+  problems.push(...circuitBreakerProblems(props.circuitBreaker));
+  const reserved = Object.keys(props.environment ?? {}).filter((name) => ([...Object.values(CONSUMER_ENV), ...Object.values(CIRCUIT_ENV)] as string[]).includes(name));
   if (reserved.length > 0) problems.push(`\`environment\` must not set ${reserved.join(', ')}: the construct sets them`);
   if (problems.length > 0) throw new Error(`EventConsumer: ${problems.join('; ')}`);
 }

@@ -10,12 +10,14 @@ export interface ProbeArrival {
   eventName?: string;
   hasNewImage?: boolean;
   hasOldImage?: boolean;
+  /** SQS: the message's ApproximateReceiveCount on this delivery. */
+  receiveCount?: number;
 }
 
 const ddb = () => new DynamoDBClient({});
 export const probe = () => stackOutputs('ConformanceProbe');
 
-/** What the probe received on a channel (`stream#<pk>` or `fifo#<group>`), in arrival order. */
+/** What the probe received on a channel (`stream#<pk>`, `fifo#<group>` or `sqs#standard`), in arrival order. */
 export async function arrivals(channel: string): Promise<ProbeArrival[]> {
   const result = await ddb().send(
     new QueryCommand({

@@ -7,8 +7,10 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
+import { CIRCUIT_CLOSER_ENV, CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
 import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
+import type { ConsumerCircuitBreaker } from '../../lib/constructs/ConsumerCircuitBreaker';
 import { EventConsumer, type EventConsumerProps } from '../../lib/constructs/EventConsumer';
 import { TransactionalOutbox } from '../../lib/constructs/TransactionalOutbox';
 import { thrownBy } from '../unit/fixtures';
@@ -518,7 +520,10 @@ describe('EventConsumer validation', () => {
   });
 });
 
-describe('cdk-nag AwsSolutions checks on a stack with one consumer of each mode', () => {
+describe.each([
+  ['one consumer of each mode', {}],
+  ['one consumer of each mode, each with a circuit breaker', { circuitBreaker: {} }],
+] satisfies [string, Partial<EventConsumerProps>][])('cdk-nag AwsSolutions checks on a stack with %s', (_variant, options) => {
   let app: ReturnType<typeof nagCheckedApp>;
   let reports: PluginReport[];
 
@@ -526,8 +531,8 @@ describe('cdk-nag AwsSolutions checks on a stack with one consumer of each mode'
     app = nagCheckedApp();
     const stack = new Stack(app, 'Consumers');
     const outbox = newOutbox(stack);
-    orderedConsumer(stack, outbox, { alarmActions: [onCall] });
-    fanoutConsumer(stack, outbox.bus, { alarmActions: [onCall] });
+    orderedConsumer(stack, outbox, { alarmActions: [onCall], ...options });
+    fanoutConsumer(stack, outbox.bus, { alarmActions: [onCall], ...options });
     reports = synthesizeReport(app);
   });
   afterAll(removeNagOutdirs);
@@ -539,5 +544,138 @@ describe('cdk-nag AwsSolutions checks on a stack with one consumer of each mode'
   it('are acknowledged only with a reason, and only where they would report a finding', () => {
     expect(acknowledgementsWithoutReason(app)).toEqual([]);
     expect(staleAcknowledgements(app), 'acknowledgements that hide no finding').toEqual([]);
+  });
+});
+
+describe('EventConsumer with a circuit breaker', () => {
+  let stack: Stack;
+  let consumer: EventConsumer;
+  let template: Template;
+  let breaker: ConsumerCircuitBreaker;
+  const anyMappingOfThisAccount = 'arn:{{Ref:AWS::Partition}}:lambda:{{Ref:AWS::Region}}:{{Ref:AWS::AccountId}}:event-source-mapping:*';
+
+  /** The statement that lets a role switch the consumer's mapping, and no other function's. */
+  const switchConsumerMapping = () => [
+    ...allow(['lambda:ListEventSourceMappings'], '*'),
+    {
+      effect: 'Allow' as const,
+      action: 'lambda:UpdateEventSourceMapping',
+      resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':lambda:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':event-source-mapping:*']] },
+      condition: { StringEquals: { 'lambda:FunctionArn': stack.resolve(consumer.function.functionArn) } },
+    },
+  ];
+
+  beforeAll(() => {
+    // Arrange
+    stack = newStack();
+    const outbox = newOutbox(stack);
+    // Act
+    consumer = orderedConsumer(stack, outbox, { circuitBreaker: { failureThreshold: 3, window: Duration.seconds(30), coolDown: Duration.minutes(2) } });
+    template = Template.fromStack(stack);
+    breaker = consumer.circuitBreaker!;
+  });
+
+  it('gives the consumer its queue ARN and the thresholds, besides every CONSUMER_* variable', () => {
+    expect(propertiesOf(template, stack, consumer.function).Environment.Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'Ordered',
+      [CONSUMER_ENV.idempotencyTableName]: stack.resolve(consumer.idempotencyTable.tableName),
+      [CONSUMER_ENV.queueUrl]: stack.resolve(consumer.queue.queueUrl),
+      [CONSUMER_ENV.deadLetterQueueUrl]: stack.resolve(consumer.deadLetterQueue.queueUrl),
+      [CONSUMER_ENV.maxAttempts]: '5',
+      [CONSUMER_ENV.backoffBaseSeconds]: '2',
+      [CONSUMER_ENV.backoffMaxSeconds]: '300',
+      [CONSUMER_ENV.idempotencyExpirySeconds]: String(DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+      [CIRCUIT_ENV.queueArn]: stack.resolve(consumer.queue.queueArn),
+      [CIRCUIT_ENV.failureThreshold]: '3',
+      [CIRCUIT_ENV.windowSeconds]: '30',
+      [CIRCUIT_ENV.coolDownSeconds]: '120',
+    });
+  });
+
+  // In a policy of its own: in the role's default policy, on which the function depends, its ARN would
+  // make a dependency cycle (Template.fromStack, in beforeAll, refuses a template with one).
+  it('lets the consumer find its mappings and disable or enable them, only its own (lambda:FunctionArn)', () => {
+    const permissions = permissionsOf(template, stack, consumer.function.role);
+    const forMappings = permissions.filter((p) => p.action.startsWith('lambda:'));
+
+    expect(forMappings).toEqual(permissionSet(switchConsumerMapping()));
+    expect(renderIntrinsic(forMappings.find((p) => p.action === 'lambda:UpdateEventSourceMapping')!.resource)).toBe(anyMappingOfThisAccount);
+    // Everything else is what a consumer without a circuit breaker has.
+    expect(permissions.filter((p) => !p.action.startsWith('lambda:')).map((p) => p.action).sort()).toEqual(
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+    );
+    expect(resourceOf(template, stack, breaker.consumerPolicy)).toMatchObject({ Properties: { Roles: [{ Ref: logicalIdOf(stack, consumer.function.role!) }] } });
+  });
+
+  it("runs a closer every minute that can read and write the circuits and switch the consumer's mapping, nothing more", () => {
+    const closer = breaker.closerFunction;
+
+    expect(propertiesOf(template, stack, closer).Environment.Variables).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'Ordered-circuit-closer',
+      [CIRCUIT_CLOSER_ENV.tableName]: stack.resolve(consumer.idempotencyTable.tableName),
+      [CIRCUIT_CLOSER_ENV.queueArn]: stack.resolve(consumer.queue.queueArn),
+      [CIRCUIT_CLOSER_ENV.consumerFunctionName]: stack.resolve(consumer.function.functionName),
+    });
+    expect(permissionsOf(template, stack, closer.role)).toEqual(
+      permissionSet(
+        allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(closer.logGroup.logGroupArn)),
+        allow(['dynamodb:GetItem', 'dynamodb:UpdateItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
+        allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(consumer.key.keyArn)),
+        switchConsumerMapping(),
+      ),
+    );
+    expect(propertiesOf(template, stack, breaker.closerSchedule)).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [{ Arn: stack.resolve(closer.functionArn), RetryPolicy: { MaximumRetryAttempts: 0 } }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: stack.resolve(closer.functionArn),
+      Principal: 'events.amazonaws.com',
+      SourceArn: stack.resolve(breaker.closerSchedule.ruleArn),
+    });
+  });
+
+  it('allows no action `*` or `service:*` anywhere', () => {
+    expect(wildcardAllows(template)).toEqual([]);
+  });
+
+  it('defaults to 5 failures a minute and a one-minute cool-down', () => {
+    const other = newStack();
+    const withDefaults = orderedConsumer(other, newOutbox(other), { circuitBreaker: {} });
+
+    const variables = propertiesOf(Template.fromStack(other), other, withDefaults.function).Environment.Variables;
+    expect(variables).toMatchObject({ [CIRCUIT_ENV.failureThreshold]: '5', [CIRCUIT_ENV.windowSeconds]: '60', [CIRCUIT_ENV.coolDownSeconds]: '60' });
+  });
+
+  it('is absent without `circuitBreaker`: no closer, no schedule, no Lambda permissions', () => {
+    const other = newStack();
+    const plain = orderedConsumer(other, newOutbox(other));
+
+    const otherTemplate = Template.fromStack(other);
+    expect(plain.circuitBreaker).toBeUndefined();
+    otherTemplate.resourceCountIs('AWS::Events::Rule', 0);
+    expect(permissionsOf(otherTemplate, other, plain.function.role).filter((p) => p.action.startsWith('lambda:'))).toEqual([]);
+  });
+
+  it('refuses thresholds the runtime would refuse, and the variables it sets, in its one error', () => {
+    const other = newStack();
+
+    const error = thrownBy(() =>
+      orderedConsumer(other, newOutbox(other), {
+        circuitBreaker: { failureThreshold: 0, window: Duration.millis(1500), coolDown: Duration.hours(13) },
+        environment: { [CIRCUIT_ENV.queueArn]: 'arn:aws:sqs:us-east-1:111111111111:other' },
+      }),
+    );
+
+    const { message } = error as Error;
+    expect(message).toMatch(/`circuitBreaker.failureThreshold` must be an integer from 1 to 1000/);
+    expect(message).toMatch(/`circuitBreaker.window` must be whole seconds from 1 second to 1 day/);
+    expect(message).toMatch(/`circuitBreaker.coolDown` must be whole seconds from 1 second to 12 hours/);
+    expect(message).toMatch(new RegExp(`\`environment\` must not set ${CIRCUIT_ENV.queueArn}`));
+    expect(message.split('; ')).toHaveLength(4);
   });
 });

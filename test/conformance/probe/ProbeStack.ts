@@ -6,7 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ToolkitFunction } from '../../../lib/constructs/ToolkitFunction';
 
-/** What the conformance tests deploy: a stream and a FIFO queue feeding the probe function. Test-only. */
+/** What the conformance tests deploy: streams and queues feeding the probe function. Test-only. */
 export class ProbeStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -62,6 +62,15 @@ export class ProbeStack extends Stack {
         onFailure: new sources.SqsDlq(onFailure),
       }),
     );
+    // A standard queue whose mapping the tests disable and enable, as a circuit breaker does.
+    const switched = new sqs.Queue(this, 'ProbeSwitched', { visibilityTimeout: Duration.seconds(5) });
+    const switchedSource = new sources.SqsEventSource(switched, { batchSize: 10, reportBatchItemFailures: true });
+    probe.addEventSource(switchedSource);
+    new CfnOutput(this, 'SwitchedQueueUrl', { value: switched.queueUrl });
+    new CfnOutput(this, 'SwitchedQueueArn', { value: switched.queueArn });
+    new CfnOutput(this, 'SwitchedMappingId', { value: switchedSource.eventSourceMappingId });
+    new CfnOutput(this, 'ProbeFunctionName', { value: probe.functionName });
+    new CfnOutput(this, 'ProbeFunctionArn', { value: probe.functionArn });
     new CfnOutput(this, 'RetriedTableName', { value: retried.tableName });
     new CfnOutput(this, 'OnFailureQueueUrl', { value: onFailure.queueUrl });
     new CfnOutput(this, 'LogTableName', { value: log.tableName });

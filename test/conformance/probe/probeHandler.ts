@@ -14,7 +14,7 @@ const config = parseConfig(z.object({ PROBE_LOG_TABLE: z.string().min(1) }));
 const ddb = new DynamoDBClient({});
 
 interface Observation {
-  /** Where and which key: `stream#<pk>` or `fifo#<group>`. */
+  /** Where and which key: `stream#<pk>`, `fifo#<group>` or `sqs#standard`. */
   readonly channel: string;
   readonly item: string;
   readonly failTimes: number;
@@ -60,7 +60,8 @@ function fromStream(record: DynamoDBRecord): Observation {
 
 function fromSqs(record: SQSRecord): Observation {
   const body = JSON.parse(record.body) as { item: string; failTimes?: number };
-  return { channel: `fifo#${record.attributes.MessageGroupId}`, item: body.item, failTimes: body.failTimes ?? 0, detail: { receiveCount: Number(record.attributes.ApproximateReceiveCount) } };
+  const group = record.attributes.MessageGroupId;
+  return { channel: group === undefined ? 'sqs#standard' : `fifo#${group}`, item: body.item, failTimes: body.failTimes ?? 0, detail: { receiveCount: Number(record.attributes.ApproximateReceiveCount) } };
 }
 
 export const handler = async (event: { Records: Array<DynamoDBRecord | SQSRecord> }) => {

@@ -4,10 +4,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { EventConsumer } from '../../../lib/constructs/EventConsumer';
 import { TransactionalOutbox } from '../../../lib/constructs/TransactionalOutbox';
+import { CIRCUIT_TEST_SOURCE } from './circuitEvents';
 
 export const TEST_SOURCE = 'test.consumers';
 
-/** Test-only: an outbox with one ordered and one fan-out consumer running the effect handler. */
+/** Test-only: an outbox with one ordered and one fan-out consumer running the effect handler, and a fan-out one with a circuit breaker. */
 export class ConsumerTestStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -29,7 +30,16 @@ export class ConsumerTestStack extends Stack {
     };
     const ordered = new EventConsumer(this, 'Ordered', { ...common, source: { kind: 'ordered', outbox } });
     const fanout = new EventConsumer(this, 'Fanout', { ...common, source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [TEST_SOURCE] } } });
-    for (const consumer of [ordered, fanout]) {
+    // A third one calls a fake downstream through a circuit breaker (circuitHandler.ts). The short
+    // cool-down keeps the test quick: it invokes the closer directly instead of awaiting its schedule.
+    const guarded = new EventConsumer(this, 'Guarded', {
+      ...common,
+      entry: 'test/integration/consumer/circuitHandler.ts',
+      maxAttempts: 5,
+      source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [CIRCUIT_TEST_SOURCE] } },
+      circuitBreaker: { failureThreshold: 3, window: Duration.seconds(60), coolDown: Duration.seconds(10) },
+    });
+    for (const consumer of [ordered, fanout, guarded]) {
       iam.Grant.addToPrincipal({ grantee: consumer.function, actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'], resourceArns: [effects.tableArn] });
     }
     const outputs = {
@@ -41,6 +51,12 @@ export class ConsumerTestStack extends Stack {
       FanoutDeadLetterQueueUrl: fanout.deadLetterQueue.queueUrl,
       OrderedStateTableName: ordered.idempotencyTable.tableName,
       FanoutStateTableName: fanout.idempotencyTable.tableName,
+      GuardedQueueUrl: guarded.queue.queueUrl,
+      GuardedQueueArn: guarded.queue.queueArn,
+      GuardedFunctionName: guarded.function.functionName,
+      GuardedMappingId: guarded.eventSourceMapping.eventSourceMappingId,
+      GuardedStateTableName: guarded.idempotencyTable.tableName,
+      GuardedCloserFunctionName: guarded.circuitBreaker!.closerFunction.functionName,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }
