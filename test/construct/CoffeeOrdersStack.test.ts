@@ -53,13 +53,13 @@ describe('CoffeeOrdersStack', () => {
     fanoutQueueId = getAttTarget(propertiesOf(ruleIds[0]!).Targets[0].Arn);
   });
 
-  it('has an ordered subscriber queue that is FIFO, with a FIFO dead-letter queue after 5 receives', () => {
+  it('has an ordered subscriber queue that is FIFO, with a FIFO dead-letter queue as a backstop after 5 attempts + 2', () => {
     const orderedQueue = propertiesOf(orderedQueueId);
     expect(resources[orderedQueueId]!.Type).toBe('AWS::SQS::Queue');
     expect(orderedQueue).toMatchObject({
       FifoQueue: true,
       QueueName: expect.stringMatching(/\.fifo$/),
-      RedrivePolicy: { maxReceiveCount: 5 },
+      RedrivePolicy: { maxReceiveCount: 7 },
     });
 
     const deadLetterQueueId = getAttTarget(orderedQueue.RedrivePolicy.deadLetterTargetArn);

@@ -2,7 +2,9 @@
 import { App } from 'aws-cdk-lib';
 import { ProbeStack } from '../conformance/probe/ProbeStack';
 import { ConsumerTestStack } from '../integration/consumer/ConsumerTestStack';
+import { RelayTestStack } from '../integration/relay/RelayTestStack';
 
 const app = new App();
 new ProbeStack(app, 'ConformanceProbe');
 new ConsumerTestStack(app, 'ConsumerTest');
+new RelayTestStack(app, 'RelayTest');

@@ -1,32 +1,19 @@
-import { BatchProcessor, EventType, processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
 import { parseConfig } from '../../toolkit/config/parseConfig';
-import { parseEvent } from '../../toolkit/envelope';
+import { defineConsumer } from '../../toolkit/consumer';
+import { ORDER_PLACED, OrderPlacedSchema } from '../orders/placeOrder';
 import { DeliveryLog } from './DeliveryLog';
 import { DELIVERY_ENV, DeliveryConfigSchema } from './deliveryConfig';
 
-const config = parseConfig(DeliveryConfigSchema);
-const logger = new Logger({ serviceName: 'coffee-deliveries' });
+const config = parseConfig(DeliveryConfigSchema.extend({ [DELIVERY_ENV.path]: z.enum(['ordered', 'fanout']) }));
 const log = new DeliveryLog(new DynamoDBClient({}), config[DELIVERY_ENV.tableName]);
-const fifo = new SqsFifoPartialProcessorAsync();
-const standard = new BatchProcessor(EventType.SQS);
 
-/** The FIFO body is the envelope; a bus rule's SQS target receives the EventBridge event around it. */
-const recordOne = async (record: SQSRecord): Promise<void> => {
-  const ordered = record.attributes.MessageGroupId !== undefined;
-  const body: unknown = JSON.parse(record.body);
-  const envelope = parseEvent(ordered ? body : (body as { detail?: unknown }).detail);
-  const delivery = await log.record(ordered ? 'ordered' : 'fanout', envelope, new Date());
-  logger.info('event delivered', { path: delivery.path, id: delivery.id, type: delivery.type, sequence: delivery.sequence, arrival: delivery.arrival });
-};
-
-/** Records what the ordered subscription and the bus fan-out deliver (the demo's observer). */
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  if (event.Records[0]?.attributes.MessageGroupId !== undefined) {
-    // A failed message stops its own group only; other groups go on.
-    return processPartialResponse(event, recordOne, fifo, { context, skipGroupOnError: true });
-  }
-  return processPartialResponse(event, recordOne, standard, { context });
-};
+/** The demo's consumer: records each order event as it arrives on its path, for `npm start` to show. */
+export const handler = defineConsumer({
+  events: { [ORDER_PLACED]: OrderPlacedSchema },
+  handler: async (event, { logger }) => {
+    const delivery = await log.record(config[DELIVERY_ENV.path], event, new Date());
+    logger.info('event delivered', { path: delivery.path, id: delivery.id, type: delivery.type, sequence: delivery.sequence, arrival: delivery.arrival });
+  },
+});
