@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
 import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
 import { circuitBreakerProblems, ConsumerCircuitBreaker, type CircuitBreakerOptions } from './ConsumerCircuitBreaker';
+import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
 import { ToolkitFunction } from './ToolkitFunction';
 import type { TransactionalOutbox } from './TransactionalOutbox';
@@ -235,23 +236,12 @@ export class EventConsumer extends Construct {
           conditions: { ArnNotEquals: { 'aws:SourceArn': this.rule.ruleArn } },
         }),
       );
-      this.ruleDeadLetterAlarm = this.alarmOn(this.ruleDeadLetterQueue, 'RuleDeadLetterAlarm', `Events the rule of ${this.node.path} could not deliver to its queue`);
+      this.ruleDeadLetterAlarm = deadLetterQueueAlarm(this, 'RuleDeadLetterAlarm', this.ruleDeadLetterQueue, `Events the rule of ${this.node.path} could not deliver to its queue: see its dead-letter queue`, props.alarmActions);
     }
 
-    this.deadLetterAlarm = this.alarmOn(this.deadLetterQueue, 'DeadLetterAlarm', `Events the consumer ${this.node.path} could not process`);
-    for (const alarm of [this.deadLetterAlarm, this.ruleDeadLetterAlarm]) alarm?.addAlarmAction(...(props.alarmActions ?? []));
+    this.deadLetterAlarm = deadLetterQueueAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue, `Events the consumer ${this.node.path} could not process: see the dead-letter queue`, props.alarmActions);
   }
 
-  private alarmOn(queue: sqs.IQueue, id: string, what: string): cloudwatch.Alarm {
-    return new cloudwatch.Alarm(this, id, {
-      alarmDescription: `${what}: see the dead-letter queue`,
-      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-  }
 }
 
 function validate(props: EventConsumerProps): void {

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { OUTBOX } from '../../functions/toolkit/outbox/outboxItem';
 import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
+import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
 import { ToolkitFunction } from './ToolkitFunction';
 
@@ -166,14 +167,13 @@ export class TransactionalOutbox extends Construct {
       });
     this.bus.grantPutEventsTo(this.relayFunction);
 
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `Outbox events of ${props.source} could not be relayed: see the relay dead-letter queue`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.deadLetterAlarm = deadLetterQueueAlarm(
+      this,
+      'DeadLetterAlarm',
+      this.deadLetterQueue,
+      `Outbox events of ${props.source} could not be relayed: see the relay dead-letter queue`,
+      props.alarmActions,
+    );
     this.iteratorAgeAlarm = new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
       alarmDescription: `The ${props.source} relay is more than a minute behind its stream`,
       metric: this.relayFunction.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }),
@@ -182,7 +182,7 @@ export class TransactionalOutbox extends Construct {
       evaluationPeriods: 5,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [this.deadLetterAlarm, this.iteratorAgeAlarm]) alarm.addAlarmAction(...(props.alarmActions ?? []));
+    this.iteratorAgeAlarm.addAlarmAction(...(props.alarmActions ?? []));
   }
 
   /**
