@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import type { FieldSealer } from './ports';
+
+/** Where a schema is marked personal; the walkers below look it up. */
+const personalRegistry = z.registry<{ personal: true }>();
+
+/** A sealed value as it travels: see sealedValue.ts for the exact format. */
+const SealedString = z.string().regex(/^pd1:/, 'a sealed personal value');
+
+/**
+ * Marks a field of an event or state schema as personal data. Written, it is the plaintext (`inner`);
+ * committed through the outbox it becomes a sealed string; read by a consumer it is opened again —
+ * or `null` once its subject is erased. So the field's type is `T | string | null` on the wire.
+ *
+ * ```ts
+ * const OrderPlaced = z.object({ orderId: z.string(), customerName: personal(z.string().min(1)) });
+ * ```
+ */
+export function personal<T extends z.ZodType>(inner: T) {
+  const schema = z.union([SealedString, z.null(), inner]);
+  personalRegistry.add(schema as z.ZodType, { personal: true });
+  return schema;
+}
+
+export const isPersonal = (schema: z.ZodType): boolean => personalRegistry.has(schema);
+
+type Visit = (value: unknown, path: string) => Promise<unknown>;
+
+/** Rebuilds `value` along `schema`, replacing each personal field by what `visit` returns. */
+async function mapPersonal(schema: z.ZodType, value: unknown, path: string, visit: Visit): Promise<unknown> {
+  if (isPersonal(schema)) return value === undefined ? value : visit(value, path);
+  if (value === null || value === undefined) return value;
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault) {
+    return mapPersonal(schema.unwrap() as z.ZodType, value, path, visit);
+  }
+  if (schema instanceof z.ZodObject && typeof value === 'object') {
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const [key, child] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      if (key in out) out[key] = await mapPersonal(child, out[key], path ? `${path}.${key}` : key, visit);
+    }
+    return out;
+  }
+  if (schema instanceof z.ZodArray && Array.isArray(value)) {
+    return Promise.all(value.map((item, i) => mapPersonal(schema.element as z.ZodType, item, `${path}[${i}]`, visit)));
+  }
+  return value;
+}
+
+/** The dotted paths of the personal fields present in `value` (for audits and log redaction). */
+export async function personalPaths(schema: z.ZodType, value: unknown): Promise<string[]> {
+  const paths: string[] = [];
+  await mapPersonal(schema, value, '', async (v, path) => {
+    paths.push(path);
+    return v;
+  });
+  return paths;
+}
+
+/**
+ * Seals every personal field of `value` for `subject` (the person the data is about — not always
+ * the aggregate). The field's path is bound into the seal, so a value cannot be moved to another
+ * field unnoticed. Values already sealed, and nulls, are left as they are.
+ */
+export function sealPersonalFields<T>(schema: z.ZodType, value: T, subject: string, sealer: FieldSealer): Promise<T> {
+  return mapPersonal(schema, value, '', async (v, path) => {
+    if (v === null || (typeof v === 'string' && SealedString.safeParse(v).success)) return v;
+    return sealer.seal(subject, path, JSON.stringify(v));
+  }) as Promise<T>;
+}
+
+export interface OpenOptions {
+  /**
+   * What an erased subject's field becomes: `null` (`redact`, the default: the event is still
+   * processed without the personal data) or a `SubjectErasedError` (`throw`).
+   */
+  readonly onErased?: 'redact' | 'throw';
+}
+
+/** Opens every sealed personal field of `value`; see `OpenOptions` for erased subjects. */
+export function openPersonalFields<T>(schema: z.ZodType, value: T, sealer: FieldSealer, options: OpenOptions = {}): Promise<T> {
+  return mapPersonal(schema, value, '', async (v, path) => {
+    if (typeof v !== 'string' || !SealedString.safeParse(v).success) return v;
+    try {
+      return JSON.parse(await sealer.open(v, path)) as unknown;
+    } catch (error) {
+      if (error instanceof Error && error.name === 'SubjectErasedError' && (options.onErased ?? 'redact') === 'redact') return null;
+      throw error;
+    }
+  }) as Promise<T>;
+}

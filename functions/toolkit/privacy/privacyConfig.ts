@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/** Environment variables of a function that seals, opens or erases; `PersonalDataVault` sets them. */
+export const PRIVACY_ENV = {
+  /** Wrapped data keys per subject, and erasure tombstones (partition key `subject`). */
+  keyTableName: 'PRIVACY_KEY_TABLE_NAME',
+  /** `envelope` (one service CMK, per-subject data keys) or `per-subject-kms-key`. */
+  mode: 'PRIVACY_MODE',
+  /** The service CMK (envelope mode), by ARN. */
+  keyArn: 'PRIVACY_KEY_ARN',
+  /** Alias prefix of the per-subject KMS keys (strict mode), e.g. `alias/coffee-customers`. */
+  aliasPrefix: 'PRIVACY_ALIAS_PREFIX',
+  cacheMaxEntries: 'PRIVACY_CACHE_MAX_ENTRIES',
+  cacheMaxAgeSeconds: 'PRIVACY_CACHE_MAX_AGE_SECONDS',
+  /** How often a cached key's subject is re-checked for a tombstone. */
+  tombstoneCheckSeconds: 'PRIVACY_TOMBSTONE_CHECK_SECONDS',
+} as const;
+
+export const PRIVACY_MODES = ['envelope', 'per-subject-kms-key'] as const;
+export type PrivacyMode = (typeof PRIVACY_MODES)[number];
+
+export const PrivacyConfigSchema = z.object({
+  [PRIVACY_ENV.keyTableName]: z.string().min(1),
+  [PRIVACY_ENV.mode]: z.enum(PRIVACY_MODES).default('envelope'),
+  [PRIVACY_ENV.keyArn]: z.string().min(1).optional(),
+  [PRIVACY_ENV.aliasPrefix]: z.string().regex(/^alias\/[A-Za-z0-9/_-]+$/).optional(),
+  [PRIVACY_ENV.cacheMaxEntries]: z.coerce.number().int().min(1).default(1000),
+  [PRIVACY_ENV.cacheMaxAgeSeconds]: z.coerce.number().int().min(1).max(3600).default(300),
+  [PRIVACY_ENV.tombstoneCheckSeconds]: z.coerce.number().int().min(1).max(300).default(5),
+});
+export type PrivacyConfig = z.infer<typeof PrivacyConfigSchema>;
+
+/** The event `erase` publishes through the outbox, so read models drop what they hold. */
+export const SUBJECT_ERASED = 'privacy.subject.erased';

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { FieldSealer } from '../../functions/toolkit/privacy/ports';
+import { openPersonalFields, personal, personalPaths, sealPersonalFields } from '../../functions/toolkit/privacy/personal';
+
+/** An in-memory sealer: readable by the test, refuses erased subjects and values moved to another field. */
+class FakeSealer implements FieldSealer {
+  readonly erased = new Set<string>();
+  async seal(subject: string, field: string, value: string): Promise<string> {
+    return `pd1:${subject}:${field}:${Buffer.from(value).toString('base64url')}`;
+  }
+  async open(sealed: string, field: string): Promise<string> {
+    const [, subject, sealedField, data] = sealed.split(':');
+    if (this.erased.has(subject!)) throw Object.assign(new Error(`subject ${subject} is erased`), { name: 'SubjectErasedError' });
+    if (sealedField !== field) throw Object.assign(new Error('field mismatch'), { name: 'SealedValueError' });
+    return Buffer.from(data!, 'base64url').toString();
+  }
+}
+
+const Customer = z.object({ name: personal(z.string().min(1)), email: personal(z.email()).optional(), tier: z.string() });
+const OrderPlaced = z.object({
+  orderId: z.string(),
+  customer: Customer,
+  lines: z.array(z.object({ product: z.string(), note: personal(z.string()).optional() })),
+  loyaltyNumber: personal(z.number()).optional(),
+});
+const plain = {
+  orderId: 'o-1',
+  customer: { name: 'Ada Lovelace', email: 'ada@example.com', tier: 'gold' },
+  lines: [{ product: 'latte', note: 'for Ada' }, { product: 'mocha' }],
+  loyaltyNumber: 1234,
+};
+
+describe('personal fields', () => {
+  it('finds the personal fields of a value, nested and in arrays', async () => {
+    expect(await personalPaths(OrderPlaced, plain)).toEqual(['customer.name', 'customer.email', 'lines[0].note', 'loyaltyNumber']);
+  });
+
+  it('seals only the personal fields, for the data subject, and the sealed value still satisfies the schema', async () => {
+    // arrange
+    const sealer = new FakeSealer();
+
+    // act
+    const sealed = await sealPersonalFields(OrderPlaced, plain, 'customer-7', sealer);
+
+    // assert
+    expect(sealed.orderId).toBe('o-1');
+    expect(sealed.customer.tier).toBe('gold');
+    expect(sealed.lines[1]).toEqual({ product: 'mocha' });
+    expect(JSON.stringify(sealed)).not.toContain('Ada');
+    expect(JSON.stringify(sealed)).not.toContain('1234');
+    expect(sealed.customer.name).toMatch(/^pd1:customer-7:customer\.name:/);
+    expect(OrderPlaced.safeParse(sealed).success).toBe(true);
+  });
+
+  it('opens them again to the original values and types; sealing twice changes nothing', async () => {
+    const sealer = new FakeSealer();
+    const sealed = await sealPersonalFields(OrderPlaced, plain, 'customer-7', sealer);
+    expect(await sealPersonalFields(OrderPlaced, sealed, 'customer-7', sealer)).toEqual(sealed);
+    expect(await openPersonalFields(OrderPlaced, sealed, sealer)).toEqual(plain);
+  });
+
+  it('an erased subject’s fields open as null by default, or throw SubjectErasedError when asked', async () => {
+    // arrange
+    const sealer = new FakeSealer();
+    const sealed = await sealPersonalFields(OrderPlaced, plain, 'customer-7', sealer);
+    sealer.erased.add('customer-7');
+
+    // act
+    const redacted = await openPersonalFields(OrderPlaced, sealed, sealer);
+
+    // assert
+    expect(redacted.customer).toEqual({ name: null, email: null, tier: 'gold' });
+    expect(redacted.loyaltyNumber).toBeNull();
+    expect(OrderPlaced.safeParse(redacted).success).toBe(true);
+    await expect(openPersonalFields(OrderPlaced, sealed, sealer, { onErased: 'throw' })).rejects.toMatchObject({ name: 'SubjectErasedError' });
+  });
+
+  it('a sealed value moved to another field does not open', async () => {
+    const sealer = new FakeSealer();
+    const sealed = await sealPersonalFields(OrderPlaced, plain, 'customer-7', sealer);
+    const moved = { ...sealed, customer: { ...sealed.customer, name: sealed.customer.email } };
+    await expect(openPersonalFields(OrderPlaced, moved, sealer)).rejects.toMatchObject({ name: 'SealedValueError' });
+  });
+});
