@@ -51,6 +51,8 @@ describe('decideFailure', () => {
   it('dead-letters poison at once, also a reused id with another payload', () => {
     expect(decideFailure(new PoisonMessageError('bad'), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
     expect(decideFailure(new IdempotencyValidationError('payload differs'), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
+    // an erased subject's data never opens again: retrying would go on forever
+    expect(decideFailure(Object.assign(new Error('erased'), { name: 'SubjectErasedError' }), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
   });
 
   it('retries a transient failure with exponential, capped backoff, then dead-letters on the last attempt', () => {

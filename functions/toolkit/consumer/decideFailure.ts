@@ -19,7 +19,11 @@ const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
 
 /** Poison is dead-lettered at once: a reused event id with a different payload is poison too. */
 export const isPoison = (error: unknown): boolean =>
-  error instanceof PoisonMessageError || error instanceof InvalidEnvelopeError || error instanceof IdempotencyValidationError;
+  error instanceof PoisonMessageError ||
+  error instanceof InvalidEnvelopeError ||
+  error instanceof IdempotencyValidationError ||
+  // An erased subject's data will never open again (privacy: onErased 'throw'); a tampered value neither.
+  (error instanceof Error && (error.name === 'SubjectErasedError' || error.name === 'SealedValueError'));
 
 /**
  * What to do with a message whose processing failed on delivery `attempt` (1-based): dead-letter it

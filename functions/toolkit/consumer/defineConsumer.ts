@@ -5,12 +5,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { z } from 'zod';
 import { parseConfig } from '../config/parseConfig';
 import { CONSUMER_ENV, ConsumerConfigSchema, type ConsumerConfig } from './consumerConfig';
 import { decideFailure } from './decideFailure';
 import { decodeMessage, type ConsumedEvent, type EventSchemas } from './decodeMessage';
 import { GroupParkedError } from './errors';
 import { MessageDeadLetters } from './MessageDeadLetters';
+import { openPersonalFields, type OpenOptions } from '../privacy/personal';
+import type { FieldSealer } from '../privacy/ports';
 import { ParkedGroups, REDRIVE_ATTRIBUTE } from './ParkedGroups';
 
 export interface ConsumerContext {
@@ -28,6 +31,12 @@ export interface ConsumerDefinition<S extends EventSchemas> {
    * throw to retry with backoff, throw `PoisonMessageError` to dead-letter at once.
    */
   readonly handler: (event: ConsumedEvent<S>, context: ConsumerContext) => Promise<void>;
+  /**
+   * Opens the events' personal fields (marked with `personal()`) before the handler sees them. An
+   * erased subject's fields arrive as `null` (`onErased: 'redact'`, the default), or the message is
+   * dead-lettered at once with `SubjectErasedError` (`'throw'`) — never retried.
+   */
+  readonly privacy?: { readonly sealer: FieldSealer } & OpenOptions;
 }
 
 /** What the shell needs; built from the environment unless given (tests). */
@@ -76,6 +85,14 @@ export function defineConsumer<S extends EventSchemas>(
     backoffMaxSeconds: config[CONSUMER_ENV.backoffMaxSeconds],
   };
 
+  async function opened(event: ConsumedEvent<S>): Promise<ConsumedEvent<S>> {
+    const privacy = definition.privacy;
+    const entry = definition.events[event.type];
+    if (!privacy || entry === undefined) return event;
+    const schema = 'schema' in entry ? entry.schema : entry;
+    return { ...event, data: await openPersonalFields(schema as z.ZodType, event.data, privacy.sealer, privacy) };
+  }
+
   /** Per invocation: which FIFO groups are parked (read once per group, updated when we park one). */
   type Batch = { readonly lambdaContext: Context; readonly retryDelays: Map<string, number>; readonly parkedGroups: Map<string, boolean> };
 
@@ -102,7 +119,7 @@ export function defineConsumer<S extends EventSchemas>(
     let eventId: string | undefined;
     if (await divertIfParked(record, attempt, batch)) return;
     try {
-      const event = decodeMessage(record.body, definition.events);
+      const event = await opened(decodeMessage(record.body, definition.events));
       eventId = event.id;
       await applyOnce(event, { attempt, logger, lambdaContext });
       logger.debug('event applied', { eventId, type: event.type, attempt });

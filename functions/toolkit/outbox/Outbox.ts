@@ -6,7 +6,10 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { z } from 'zod';
 import { newEventId, newTraceparent, type EventEnvelope } from '../envelope';
+import { sealPersonalFields } from '../privacy/personal';
+import type { FieldSealer } from '../privacy/ports';
 import { ConcurrencyError } from './errors';
 import { OUTBOX } from './outboxItem';
 import { planCommit, type AggregateChange, type PlannedWrite } from './planCommit';
@@ -20,6 +23,11 @@ export interface OutboxOptions {
   readonly retentionSeconds?: number;
   readonly clock?: () => Date;
   readonly newId?: () => string;
+  /**
+   * Seals the personal fields (marked with `personal()`) of the events whose type has a schema here,
+   * before anything is written: no plaintext personal data reaches the table, the log or a queue.
+   */
+  readonly privacy?: { readonly sealer: FieldSealer; readonly schemas: Readonly<Record<string, z.ZodType>> };
 }
 
 export interface CommitOptions {
@@ -41,7 +49,7 @@ export class Outbox {
   }
 
   async commit(changes: readonly AggregateChange[], options: CommitOptions = {}): Promise<EventEnvelope[]> {
-    const plan = planCommit(changes, {
+    const plan = planCommit(await this.sealed(changes), {
       source: this.options.source,
       now: this.clock(),
       newId: this.newId,
@@ -61,6 +69,22 @@ export class Outbox {
       throw this.translate(error, plan.writes);
     }
     return [...plan.events];
+  }
+
+  private async sealed(changes: readonly AggregateChange[]): Promise<readonly AggregateChange[]> {
+    const privacy = this.options.privacy;
+    if (!privacy) return changes;
+    return Promise.all(
+      changes.map(async (change) => ({
+        ...change,
+        events: await Promise.all(
+          change.events.map(async (event) => {
+            const schema = privacy.schemas[event.type];
+            return schema ? { ...event, data: await sealPersonalFields(schema, event.data, event.dataSubject ?? change.id, privacy.sealer) } : event;
+          }),
+        ),
+      })),
+    );
   }
 
   private toTransactItem(write: PlannedWrite): TransactWriteItem {

@@ -12,6 +12,8 @@ export interface NewEvent<T = unknown> {
   readonly dataschema?: string;
   /** @default the aggregate id */
   readonly partitionkey?: string;
+  /** The person the event's personal fields are about (sealed for them). @default the aggregate id */
+  readonly dataSubject?: string;
 }
 
 /** One aggregate's change: its new state and the events that produced it. */
