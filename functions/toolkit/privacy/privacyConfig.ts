@@ -32,3 +32,27 @@ export type PrivacyConfig = z.infer<typeof PrivacyConfigSchema>;
 
 /** The event `erase` publishes through the outbox, so read models drop what they hold. */
 export const SUBJECT_ERASED = 'privacy.subject.erased';
+
+/** The key table's shape (for the construct): one item per subject, its wrapped key or its tombstone. */
+export const PRIVACY_KEY_TABLE = {
+  /** Partition key (string): the subject id. No sort key. */
+  partitionKey: 'subject',
+} as const;
+
+/** The shortest waiting period KMS allows before deleting a key (days); strict-mode erase uses it. */
+export const KMS_MIN_PENDING_WINDOW_DAYS = 7;
+
+/**
+ * What a parsed config lacks for its mode (the schema alone cannot say): envelope mode needs the
+ * service CMK, strict mode the alias prefix. Empty when complete.
+ */
+export function privacyConfigProblems(config: PrivacyConfig): string[] {
+  const problems: string[] = [];
+  if (config[PRIVACY_ENV.mode] === 'envelope' && !config[PRIVACY_ENV.keyArn]) {
+    problems.push(`${PRIVACY_ENV.keyArn}: required in envelope mode`);
+  }
+  if (config[PRIVACY_ENV.mode] === 'per-subject-kms-key' && !config[PRIVACY_ENV.aliasPrefix]) {
+    problems.push(`${PRIVACY_ENV.aliasPrefix}: required in per-subject-kms-key mode`);
+  }
+  return problems;
+}
