@@ -4,6 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { ToolkitFunction } from './ToolkitFunction';
+import type { TransactionalOutbox } from './TransactionalOutbox';
 import { PRIVACY_ENV, PRIVACY_KEY_TABLE, PrivacyConfigSchema, type PrivacyMode } from '../../functions/toolkit/privacy/privacyConfig';
 
 export interface PersonalDataVaultProps {
@@ -69,6 +71,8 @@ export class PersonalDataVault extends Construct {
   public readonly key: kms.IKey;
   /** Wrapped data keys per subject and erasure tombstones: partition key `subject` (string). */
   public readonly keyTable: dynamodb.Table;
+  /** The erase workflow's function, once `addEraseFunction` made it. */
+  public eraseFunction?: ToolkitFunction;
   public readonly mode: PrivacyMode;
   /** `per-subject-kms-key` mode only: the alias prefix of the subjects' keys. */
   public readonly aliasPrefix?: string;
@@ -200,6 +204,23 @@ export class PersonalDataVault extends Construct {
    * the sealer and opener in `envelope` mode), only through DynamoDB (`kms:ViaService`): so that a
    * function that may read wrapped data keys, e.g. the eraser, cannot unwrap them.
    */
+  /**
+   * The erase workflow: a function (`EraseSubject`, invoked directly) that destroys a subject's key
+   * and publishes `privacy.subject.erased` through `outbox`, so read models drop what they hold.
+   * It may erase and commit, nothing else.
+   */
+  addEraseFunction(outbox: TransactionalOutbox, id = 'EraseSubject'): ToolkitFunction {
+    const eraser = new ToolkitFunction(this, id, {
+      entry: 'functions/toolkit/privacy/eraseHandler.ts',
+      description: `Erases a data subject of ${outbox.source}: destroys their key, publishes privacy.subject.erased`,
+      environment: { POWERTOOLS_SERVICE_NAME: 'privacy-erase' },
+    });
+    this.grantErase(eraser);
+    outbox.grantCommit(eraser);
+    this.eraseFunction = eraser;
+    return eraser;
+  }
+
   private grantKeyTable(grantee: lambda.Function, actions: string[], options: { decryptsWithKey?: boolean } = {}): iam.Grant {
     for (const [name, value] of Object.entries(this.environment)) grantee.addEnvironment(name, value);
     const items = iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.keyTable.tableArn] });

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { DELIVERY_ENV } from '../../functions/coffee/deliveries/deliveryConfig';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
 import { EventConsumer } from '../constructs/EventConsumer';
+import { PersonalDataVault } from '../constructs/PersonalDataVault';
 import { ToolkitFunction } from '../constructs/ToolkitFunction';
 import { TransactionalOutbox } from '../constructs/TransactionalOutbox';
 
@@ -29,6 +30,11 @@ export class CoffeeOrdersStack extends Stack {
       environment: { POWERTOOLS_SERVICE_NAME: 'coffee-orders' },
     });
     outbox.grantCommit(placeOrder);
+
+    // Customers' names and emails are sealed per customer; erasing a customer destroys their key.
+    const customers = new PersonalDataVault(this, 'Customers', { removalPolicy: RemovalPolicy.DESTROY });
+    customers.grantSeal(placeOrder);
+    const eraseCustomer = customers.addEraseFunction(outbox, 'EraseCustomer');
 
     const deliveries = new dynamodb.Table(this, 'Deliveries', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
@@ -59,6 +65,7 @@ export class CoffeeOrdersStack extends Stack {
       RelayFunctionName: outbox.relayFunction.functionName,
       RelayDeadLetterQueueUrl: outbox.deadLetterQueue.queueUrl,
       PlaceOrderFunctionName: placeOrder.functionName,
+      EraseCustomerFunctionName: eraseCustomer.functionName,
       DeliveriesTableName: deliveries.tableName,
       OrderedQueueUrl: ordered.queue.queueUrl,
       FanoutQueueUrl: fanout.queue.queueUrl,

@@ -149,3 +149,26 @@ describe('PlaceOrderSchema', () => {
     expect(problems).toHaveLength(4);
   });
 });
+
+describe('placeOrder with a customer', () => {
+  it('carries the already sealed customer into state and event, sealed for the customer as data subject', async () => {
+    // arrange: what the handler hands over after sealing (values are opaque sealed strings)
+    const { placeOrder } = await import('../../functions/coffee/orders/placeOrder');
+    const customer = { customerId: 'c-42', name: 'pd1:YzQy:1:aXY:dGFn:Y3Q', email: 'pd1:YzQy:1:aXY:dGFn:ZW0' };
+
+    // act
+    const { state, events } = placeOrder({ orderId: 'o-77', lines: [{ product: 'latte', size: 'medium', quantity: 1 }] }, new Date('2025-03-01T08:30:00Z'), customer);
+
+    // assert
+    expect(state.customer).toEqual(customer);
+    expect(events[0]).toMatchObject({ dataSubject: 'c-42', data: { customer } });
+  });
+
+  it('rejects a customer with an unknown field or an empty name', async () => {
+    const { PlaceOrderSchema } = await import('../../functions/coffee/orders/placeOrder');
+    const base = { orderId: 'o-78', lines: [{ product: 'latte' }] };
+    expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: 'Ada', phone: '1' } }).success).toBe(false);
+    expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: ' ' } }).success).toBe(false);
+    expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: 'Ada', email: 'ada@example.com' } }).success).toBe(true);
+  });
+});

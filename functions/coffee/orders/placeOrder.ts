@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { NewEvent } from '../../toolkit/outbox';
+import { personal } from '../../toolkit/privacy/personal';
 
 export const MENU = {
   espresso: 250,
@@ -17,11 +18,21 @@ export const OrderLineSchema = z.object({
   quantity: z.number().int().min(1).max(10).default(1),
 }).strict();
 
-/** The `PlaceOrder` command. */
+const CustomerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+
+/** Who ordered, as the command gives it (plaintext, validated). */
+export const CustomerInputSchema = z.object({ customerId: CustomerId, name: z.string().trim().min(1).max(100), email: z.email().optional() }).strict();
+
+/** Who ordered, as stored and published: the name and email are personal data, sealed for the customer. */
+export const CustomerSchema = z.object({ customerId: CustomerId, name: personal(z.string()), email: personal(z.email()).optional() });
+export type Customer = z.infer<typeof CustomerSchema>;
+
+/** The `PlaceOrder` command. A walk-in order has no customer. */
 export const PlaceOrderSchema = z
   .object({
     orderId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"'),
     lines: z.array(OrderLineSchema).min(1, 'an order needs at least one line').max(20),
+    customer: CustomerInputSchema.optional(),
   })
   .strict();
 export type PlaceOrder = z.infer<typeof PlaceOrderSchema>;
@@ -34,6 +45,7 @@ export const OrderPlacedSchema = z.object({
   lines: z.array(z.object({ product: z.string(), size: z.string(), quantity: z.number().int(), priceCents: z.number().int() })),
   totalCents: z.number().int(),
   placedAt: z.iso.datetime(),
+  customer: CustomerSchema.optional(),
 });
 export type OrderPlaced = z.infer<typeof OrderPlacedSchema>;
 
@@ -42,10 +54,14 @@ export interface OrderState {
   readonly lines: OrderPlaced['lines'];
   readonly totalCents: number;
   readonly placedAt: string;
+  readonly customer?: Customer;
 }
 
-/** Decides `PlaceOrder` for an order that does not exist yet. Pure: time arrives as `now`. */
-export function placeOrder(command: PlaceOrder, now: Date): { state: OrderState; events: NewEvent<OrderPlaced>[] } {
+/**
+ * Decides `PlaceOrder` for an order that does not exist yet. Pure: time arrives as `now`, and the
+ * customer arrives already sealed (`customer`), so neither state nor event ever holds their plaintext.
+ */
+export function placeOrder(command: PlaceOrder, now: Date, customer?: Customer): { state: OrderState; events: NewEvent<OrderPlaced>[] } {
   const lines = command.lines.map((line) => ({
     product: line.product,
     size: line.size,
@@ -54,9 +70,10 @@ export function placeOrder(command: PlaceOrder, now: Date): { state: OrderState;
   }));
   const totalCents = lines.reduce((sum, line) => sum + line.priceCents, 0);
   const placedAt = now.toISOString();
+  const who = customer === undefined ? {} : { customer };
   return {
-    state: { status: 'placed', lines, totalCents, placedAt },
-    events: [{ type: ORDER_PLACED, data: { orderId: command.orderId, lines, totalCents, placedAt } }],
+    state: { status: 'placed', lines, totalCents, placedAt, ...who },
+    events: [{ type: ORDER_PLACED, data: { orderId: command.orderId, lines, totalCents, placedAt, ...who }, ...(customer ? { dataSubject: customer.customerId } : {}) }],
   };
 }
 

@@ -2,12 +2,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig } from '../../toolkit/config/parseConfig';
 import { ConcurrencyError, Outbox, OUTBOX_ENV, OutboxConfigSchema } from '../../toolkit/outbox';
-import { orderKey, placeOrder, PlaceOrderSchema } from './placeOrder';
+import { PersonalDataSealer } from '../../toolkit/privacy/PersonalDataSealer';
+import { sealPersonalFields } from '../../toolkit/privacy/personal';
+import { CustomerSchema, orderKey, placeOrder, PlaceOrderSchema, type Customer } from './placeOrder';
 
 const config = parseConfig(OutboxConfigSchema);
 const logger = new Logger({ serviceName: 'coffee-orders' });
+const dynamodb = new DynamoDBClient({});
+const sealer = PersonalDataSealer.fromEnvironment({ dynamodb });
 const outbox = new Outbox({
-  client: new DynamoDBClient({}),
+  client: dynamodb,
   tableName: config[OUTBOX_ENV.tableName],
   source: config[OUTBOX_ENV.source],
   ...(config[OUTBOX_ENV.retentionSeconds] === undefined ? {} : { retentionSeconds: config[OUTBOX_ENV.retentionSeconds] }),
@@ -26,7 +30,9 @@ export const handler = async (input: unknown): Promise<PlaceOrderResult> => {
     return { status: 'rejected', error: 'InvalidCommand', message };
   }
   const command = parsed.data;
-  const { state, events } = placeOrder(command, new Date());
+  // Sealed before anything else sees it: the customer's plaintext never reaches a table, event or log.
+  const customer: Customer | undefined = command.customer && (await sealPersonalFields(CustomerSchema, command.customer, command.customer.customerId, sealer));
+  const { state, events } = placeOrder(command, new Date(), customer);
   try {
     const committed = await outbox.commit([{ id: command.orderId, key: orderKey(command.orderId), expectedVersion: 0, state, events }]);
     logger.info('order placed', { orderId: command.orderId, eventIds: committed.map((e) => e.id) });

@@ -1,0 +1,70 @@
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryLog } from '../../functions/coffee/deliveries/DeliveryLog';
+import { outboxPartitionKey } from '../../functions/toolkit/outbox';
+import { auditSubject, discoverStores, erasureAggregate, PersonalDataSealer, PRIVACY_ENV } from '../../functions/toolkit/privacy';
+import { eventually, unique } from '../support/eventually';
+import { stackOutputs } from '../support/outputs';
+
+const ddb = new DynamoDBClient({});
+const lambda = new LambdaClient({});
+let coffee: Record<string, string>;
+
+const invoke = async (functionName: string, payload: unknown) =>
+  JSON.parse(Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: JSON.stringify(payload) }))).Payload!).toString());
+
+beforeAll(() => {
+  coffee = stackOutputs('CoffeeOrders');
+});
+
+describe('the coffee shop keeps customers’ personal data sealed, and erasure is real', () => {
+  it('seals the customer in the order and its event, erases them once, and leaves nothing readable', async () => {
+    // arrange
+    const customerId = unique('cust');
+    const name = `Ada ${unique('name')}`;
+    const email = `${unique('ada')}@example.com`;
+    const orderId = unique('order');
+
+    // act 1: place an order for the customer; both consumers receive it
+    expect(await invoke(coffee.PlaceOrderFunctionName!, { orderId, lines: [{ product: 'mocha' }], customer: { customerId, name, email } })).toMatchObject({ status: 'accepted' });
+    const deliveries = new DeliveryLog(ddb, coffee.DeliveriesTableName!);
+    await eventually(() => deliveries.list('fanout', orderId), (d) => d.length === 1, { what: 'the order delivered' });
+
+    // assert 1: the committed event holds the customer only sealed
+    const log = await ddb.send(new QueryCommand({ TableName: coffee.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true }));
+    const envelope = JSON.parse(unmarshall(log.Items![0]!).envelope) as { data: { customer: { customerId: string; name: string; email: string } } };
+    expect(envelope.data.customer.customerId).toBe(customerId);
+    expect(envelope.data.customer.name).toMatch(/^pd1:/);
+    expect(JSON.stringify(envelope)).not.toContain(name);
+
+    // the audit, with the vault's own configuration (as the ops CLI reads it from the erase function)
+    const configuration = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: coffee.EraseCustomerFunctionName }));
+    const env = Object.fromEntries(Object.entries(configuration.Environment?.Variables ?? {}).filter(([k]) => k.startsWith('PRIVACY_')));
+    expect(env[PRIVACY_ENV.keyTableName]).toBeDefined();
+    const sealer = PersonalDataSealer.fromEnvironment({ env, dynamodb: ddb });
+    const stores = await discoverStores(ddb, new SQSClient({}), (n) => n.startsWith('CoffeeOrders'));
+    const before = await auditSubject({ subject: customerId, stores, canOpen: (s) => sealer.canOpen(s), knownValues: [name, email] });
+    expect(before.readable).toBeGreaterThan(0);
+    expect(before.plaintext).toBe(0);
+
+    // act 2: erase the customer, twice
+    const first = await invoke(coffee.EraseCustomerFunctionName!, { subject: customerId, erasedBy: 'integration-test' });
+    const second = await invoke(coffee.EraseCustomerFunctionName!, { subject: customerId, erasedBy: 'integration-test' });
+
+    // assert 2: one erasure, one event; nothing of the customer can be read anywhere
+    expect(first).toMatchObject({ status: 'erased', alreadyErased: false, published: true });
+    expect(second).toMatchObject({ status: 'erased', alreadyErased: true, published: false });
+    const erasedEvents = await ddb.send(new QueryCommand({ TableName: coffee.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(erasureAggregate(customerId).id) }), ConsistentRead: true }));
+    expect(erasedEvents.Count).toBe(1);
+    const after = await auditSubject({ subject: customerId, stores: await discoverStores(ddb, new SQSClient({}), (n) => n.startsWith('CoffeeOrders')), canOpen: (s) => sealer.canOpen(s), knownValues: [name, email] });
+    expect(after.stores.reduce((sum, s) => sum + s.sealed, 0)).toBeGreaterThanOrEqual(before.stores.reduce((sum, s) => sum + s.sealed, 0));
+    expect(after).toMatchObject({ readable: 0, plaintext: 0, clean: true });
+  });
+
+  it('rejects an erase command without a subject, saying so', async () => {
+    expect(await invoke(coffee.EraseCustomerFunctionName!, { erasedBy: 'x' })).toMatchObject({ status: 'rejected', error: 'InvalidCommand', message: expect.stringMatching(/subject/) });
+  });
+});
