@@ -3,14 +3,18 @@
  *   dlq list                 every DLQ with its depth and the oldest message's reason
  *   dlq show <queue>         its messages with their reasons and decoded envelopes
  *   redrive <queue>          back to the source queue (FIFO: group by group, in order, un-parking each)
+ *   privacy erase <subject>  destroy a data subject's key (through the deployment's erase function)
+ *   privacy audit <subject>  scan every table and queue: sealed copies, still readable?, known plaintext?
  * Works against AWS as configured in the environment, or the local cloud when AWS_ENDPOINT_URL is set.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { DescribeContinuousBackupsCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { DEAD_LETTER_ATTRIBUTES, ParkedGroups } from '../functions/toolkit/consumer';
+import { OUTBOX_ENV } from '../functions/toolkit/outbox/outboxConfig';
+import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, type ErasureReceipt } from '../functions/toolkit/privacy';
 import { discoverDeadLetterQueues, findDeadLetterQueue, peekMessages, redrive, RedriveInterruptedError } from '../functions/toolkit/redrive';
 
 const sqs = new SQSClient({});
@@ -112,4 +116,72 @@ program
     }
   });
 
-await program.parseAsync();
+/** The deployment's erase function(s), made by PersonalDataVault.addEraseFunction. */
+async function eraseFunction(name?: string): Promise<FunctionConfiguration> {
+  const found: FunctionConfiguration[] = [];
+  for await (const page of paginateListFunctions({ client: lambda }, {})) {
+    for (const fn of page.Functions ?? []) {
+      const env = fn.Environment?.Variables ?? {};
+      const isEraser = env.POWERTOOLS_SERVICE_NAME === ERASE_FUNCTION_SERVICE_NAME && env[PRIVACY_ENV.keyTableName] && env[OUTBOX_ENV.tableName];
+      if (isEraser && (!name || fn.FunctionName === name)) found.push(fn);
+    }
+  }
+  if (found.length === 1) return found[0]!;
+  throw new Error(found.length === 0 ? 'no erase function found (a PersonalDataVault with addEraseFunction)' : `several erase functions; choose one with --function: ${found.map((f) => f.FunctionName).join(', ')}`);
+}
+
+async function backupsClearAt(fn: FunctionConfiguration, receipt: ErasureReceipt): Promise<Date> {
+  const table = fn.Environment?.Variables?.[PRIVACY_ENV.keyTableName];
+  const backups = await new DynamoDBClient({}).send(new DescribeContinuousBackupsCommand({ TableName: table })).catch(() => undefined);
+  const days = backups?.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.RecoveryPeriodInDays ?? 35;
+  return erasedFromBackupsAt(receipt, days);
+}
+
+const privacy = program.command('privacy').description('personal data: erase a data subject, audit every copy');
+
+privacy
+  .command('erase <subject>')
+  .description('erase a data subject: destroy their key and publish privacy.subject.erased (idempotent)')
+  .requiredOption('--by <who>', 'who asks (kept in the tombstone; not personal data)')
+  .option('--reason <text>', 'why, e.g. a ticket id')
+  .option('--function <name>', 'the erase function, when the deployment has several')
+  .action(async (subject: string, options: { by: string; reason?: string; function?: string }) => {
+    const fn = await eraseFunction(options.function);
+    const response = await lambda.send(new InvokeCommand({ FunctionName: fn.FunctionName, Payload: JSON.stringify({ subject, erasedBy: options.by, reason: options.reason }) }));
+    const result = JSON.parse(Buffer.from(response.Payload ?? []).toString() || '{}');
+    if (response.FunctionError || result.status !== 'erased') throw new Error(`erase failed: ${JSON.stringify(result)}`);
+    console.log(`${subject}: ${result.alreadyErased ? 'already erased' : 'erased'} at ${result.erasedAt} (${result.mode} mode)${result.published ? `; published privacy.subject.erased ${result.eventId}` : ''}`);
+    console.log(`Erased from backups too from ${(await backupsClearAt(fn, result)).toISOString()} (point-in-time recovery of the key table${result.kmsKey ? ', or the KMS key deletion' : ''}).`);
+  });
+
+privacy
+  .command('audit <subject>')
+  .description('scan every table and queue for the subject: sealed copies, whether any can be read, and known plaintext; exits 1 if anything is readable')
+  .option('--known <values...>', 'plaintext values of the subject to search for (e.g. their name and email)', [])
+  .option('--prefix <name>', 'only tables and queues whose name starts with this')
+  .option('--function <name>', 'the erase function whose vault to use, when the deployment has several')
+  .action(async (subject: string, options: { known: string[]; prefix?: string; function?: string }) => {
+    const fn = await eraseFunction(options.function);
+    const env = Object.fromEntries(Object.entries(fn.Environment?.Variables ?? {}).filter(([name]) => name.startsWith('PRIVACY_')));
+    const sealer = PersonalDataSealer.fromEnvironment({ env });
+    const stores = await discoverStores(new DynamoDBClient({}), sqs, (name) => !options.prefix || name.startsWith(options.prefix));
+    const report = await auditSubject({ subject, stores, canOpen: (sealed) => sealer.canOpen(sealed), knownValues: options.known });
+    for (const store of report.stores.filter((s) => s.sealed > 0 || s.plaintext > 0)) {
+      console.log(`${store.kind.padEnd(5)} ${store.name}: ${store.sealed} sealed value(s), ${store.readable} readable, ${store.plaintext} record(s) with plaintext`);
+    }
+    console.log(`${report.stores.length} stores scanned (${report.stores.reduce((n, s) => n + s.records, 0)} records). Readable: ${report.readable}. Plaintext: ${report.plaintext}.`);
+    const status = await sealer.vault.status(subject);
+    if (status.state === 'erased') {
+      const receipt = { subject, erasedAt: status.erasedAt, erasedBy: '', alreadyErased: true, mode: 'envelope' } as ErasureReceipt;
+      console.log(`Erased at ${status.erasedAt}; erased from backups too from ${(await backupsClearAt(fn, receipt)).toISOString()}.`);
+    }
+    console.log(report.clean ? 'CLEAN: nothing of the subject can be read.' : 'NOT CLEAN: some of the subject’s data can still be read.');
+    if (!report.clean) process.exitCode = 1;
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  console.error(`ops: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

@@ -4,10 +4,12 @@
  * as the relay delivers it on both paths (the ordered FIFO subscription and the EventBridge fan-out).
  * The emulator keeps running afterwards so you can explore; `npm run local:stop` stops it.
  */
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeliveryLog, type Delivery, type DeliveryPath } from '../functions/coffee/deliveries/DeliveryLog';
 import type { PlaceOrder } from '../functions/coffee/orders/placeOrder';
+import { auditSubject, discoverStores, PersonalDataSealer } from '../functions/toolkit/privacy';
 import { cloudEnv, ensureCloud, LOG_FILE } from '../localstack/cloud';
 import { deployStacks } from '../localstack/deploy';
 
@@ -53,7 +55,8 @@ async function watch(orderId: string, committedAt: number): Promise<void> {
   if (seen.size < 2) console.log(`    ${c.red}not delivered within 30 s on: ${['ordered', 'fanout'].filter((p) => !seen.has(p as DeliveryPath)).join(', ')}${c.reset}`);
 }
 
-console.log(`${c.bold}Placing ${ORDERS} orders${c.reset} (and one malformed command, and one duplicate):\n`);
+const CUSTOMER = { customerId: `cust-${Date.now().toString(36)}`, name: 'Ada Lovelace', email: 'ada@example.com' };
+console.log(`${c.bold}Placing ${ORDERS} orders${c.reset} (the first for a customer whose name and email are sealed; and one malformed command, and one duplicate):\n`);
 let firstOrder = '';
 for (let i = 0; i < ORDERS; i++) {
   const orderId = `order-${Date.now().toString(36)}-${i}`;
@@ -61,6 +64,7 @@ for (let i = 0; i < ORDERS; i++) {
   const command: PlaceOrder = {
     orderId,
     lines: [{ product: products[i % products.length]!, size: sizes[i % sizes.length]!, quantity: 1 + (i % 2) }],
+    ...(i === 0 ? { customer: CUSTOMER } : {}),
   };
   const committedAt = Date.now();
   const result = await placeOrder(command);
@@ -75,6 +79,19 @@ for (let i = 0; i < ORDERS; i++) {
     console.log(`  ${c.red}PlaceOrder${c.reset} ${firstOrder} again → ${dup.status}: ${dup.error}: ${dup.message}`);
   }
 }
+
+// Crypto-shredding: erase the customer, then audit every table and queue of the stack for them.
+console.log(`\n${c.bold}Erasing customer ${CUSTOMER.customerId}${c.reset} (right to be forgotten):`);
+const erased = JSON.parse(
+  Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: outputs.EraseCustomerFunctionName, Payload: JSON.stringify({ subject: CUSTOMER.customerId, erasedBy: 'npm-start' }) }))).Payload ?? []).toString(),
+);
+console.log(`  ${erased.status} at ${erased.erasedAt} (${erased.mode} mode); published privacy.subject.erased ${erased.eventId}`);
+const eraserEnv = (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: outputs.EraseCustomerFunctionName }))).Environment?.Variables ?? {};
+const sealer = PersonalDataSealer.fromEnvironment({ env: Object.fromEntries(Object.entries(eraserEnv).filter(([k]) => k.startsWith('PRIVACY_'))) });
+const stores = await discoverStores(new DynamoDBClient({}), new SQSClient({}), (name) => name.startsWith('CoffeeOrders'));
+const audit = await auditSubject({ subject: CUSTOMER.customerId, stores, canOpen: (sealed) => sealer.canOpen(sealed), knownValues: [CUSTOMER.name, CUSTOMER.email] });
+for (const store of audit.stores.filter((s) => s.sealed > 0)) console.log(`  ${store.kind} ${store.name}: ${store.sealed} sealed copies, ${store.readable} readable, ${store.plaintext} plaintext`);
+console.log(`  Audit of ${audit.stores.length} stores: ${audit.clean ? `${c.green}CLEAN${c.reset}: nothing of the customer can be read` : `${c.red}NOT CLEAN${c.reset}`} (npm run ops -- privacy audit ${CUSTOMER.customerId} --known "${CUSTOMER.name}")`);
 
 console.log(`\n${c.bold}Done.${c.reset} The local cloud is still running at ${endpoint}; try, for example:`);
 console.log(`  AWS_ENDPOINT_URL=${endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\`);

@@ -6,7 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ToolkitFunction } from './ToolkitFunction';
 import type { TransactionalOutbox } from './TransactionalOutbox';
-import { PRIVACY_ENV, PRIVACY_KEY_TABLE, PrivacyConfigSchema, type PrivacyMode } from '../../functions/toolkit/privacy/privacyConfig';
+import { ERASE_FUNCTION_SERVICE_NAME, PRIVACY_ENV, PRIVACY_KEY_TABLE, PrivacyConfigSchema, type PrivacyMode } from '../../functions/toolkit/privacy/privacyConfig';
 
 export interface PersonalDataVaultProps {
   /**
@@ -213,7 +213,7 @@ export class PersonalDataVault extends Construct {
     const eraser = new ToolkitFunction(this, id, {
       entry: 'functions/toolkit/privacy/eraseHandler.ts',
       description: `Erases a data subject of ${outbox.source}: destroys their key, publishes privacy.subject.erased`,
-      environment: { POWERTOOLS_SERVICE_NAME: 'privacy-erase' },
+      environment: { POWERTOOLS_SERVICE_NAME: ERASE_FUNCTION_SERVICE_NAME },
     });
     this.grantErase(eraser);
     outbox.grantCommit(eraser);

@@ -5,9 +5,10 @@ import { parseConfig } from '../config/parseConfig';
 import { Outbox, OUTBOX_ENV, OutboxConfigSchema } from '../outbox';
 import { erase } from './erase';
 import { PersonalDataSealer } from './PersonalDataSealer';
+import { ERASE_FUNCTION_SERVICE_NAME } from './privacyConfig';
 
 const outboxConfig = parseConfig(OutboxConfigSchema);
-const logger = new Logger({ serviceName: 'privacy-erase' });
+const logger = new Logger({ serviceName: ERASE_FUNCTION_SERVICE_NAME });
 const dynamodb = new DynamoDBClient({});
 const sealer = PersonalDataSealer.fromEnvironment({ dynamodb });
 const outbox = new Outbox({ client: dynamodb, tableName: outboxConfig[OUTBOX_ENV.tableName], source: outboxConfig[OUTBOX_ENV.source] });

@@ -56,3 +56,6 @@ export function privacyConfigProblems(config: PrivacyConfig): string[] {
   }
   return problems;
 }
+
+/** `POWERTOOLS_SERVICE_NAME` of an erase function: how the ops CLI tells it from sealers with an outbox. */
+export const ERASE_FUNCTION_SERVICE_NAME = 'privacy-erase';
