@@ -54,6 +54,7 @@ export class CoffeeOrdersStack extends Stack {
         removalPolicy: RemovalPolicy.DESTROY,
       });
       iam.Grant.addToPrincipal({ grantee: created.function, actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [deliveries.tableArn] });
+      customers.grantOpen(created.function);
       return created;
     };
     const ordered = consumer('OrderedDeliveries', 'ordered', { kind: 'ordered', outbox });
@@ -69,6 +70,7 @@ export class CoffeeOrdersStack extends Stack {
       DeliveriesTableName: deliveries.tableName,
       OrderedQueueUrl: ordered.queue.queueUrl,
       FanoutQueueUrl: fanout.queue.queueUrl,
+      FanoutConsumerFunctionName: fanout.function.functionName,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

@@ -1,5 +1,5 @@
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,31 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     const after = await auditSubject({ subject: customerId, stores: await discoverStores(ddb, new SQSClient({}), (n) => n.startsWith('CoffeeOrders')), canOpen: (s) => sealer.canOpen(s), knownValues: [name, email] });
     expect(after.stores.reduce((sum, s) => sum + s.sealed, 0)).toBeGreaterThanOrEqual(before.stores.reduce((sum, s) => sum + s.sealed, 0));
     expect(after).toMatchObject({ readable: 0, plaintext: 0, clean: true });
+  });
+
+  it('an event published before erasure and consumed after it arrives with the customer redacted, processed once, never retried', async () => {
+    // arrange: the fan-out consumer is paused, so the order waits in its queue across the erasure
+    const [mapping] = (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: coffee.FanoutConsumerFunctionName }))).EventSourceMappings ?? [];
+    const setConsuming = (Enabled: boolean) => lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping!.UUID, Enabled }));
+    const customerId = unique('late');
+    const orderId = unique('order');
+    const deliveries = new DeliveryLog(ddb, coffee.DeliveriesTableName!);
+    await setConsuming(false);
+    try {
+      expect(await invoke(coffee.PlaceOrderFunctionName!, { orderId, lines: [{ product: 'latte' }], customer: { customerId, name: 'Late Reader' } })).toMatchObject({ status: 'accepted' });
+      // the ordered consumer (still running) opens it while the customer exists
+      const [ordered] = await eventually(() => deliveries.list('ordered', orderId), (d) => d.length === 1, { what: 'the ordered delivery' });
+      expect(ordered?.customer).toBe('known');
+
+      // act: erase, then let the paused consumer read the order
+      expect(await invoke(coffee.EraseCustomerFunctionName!, { subject: customerId, erasedBy: 'integration-test' })).toMatchObject({ published: true });
+    } finally {
+      await setConsuming(true);
+    }
+
+    // assert: delivered once, the customer's fields redacted (SubjectErasedError handled as documented)
+    const fanout = await eventually(() => deliveries.list('fanout', orderId), (d) => d.length >= 1, { what: 'the late fan-out delivery', timeoutMs: 60_000 });
+    expect(fanout.map((d) => d.customer)).toEqual(['erased']);
   });
 
   it('rejects an erase command without a subject, saying so', async () => {

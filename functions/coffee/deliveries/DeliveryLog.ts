@@ -15,6 +15,8 @@ export interface Delivery {
   readonly subject: string;
   readonly sequence: number;
   readonly receivedAt: string;
+  /** Whether the order named a customer, and whether their personal data could still be opened. */
+  readonly customer?: 'known' | 'erased' | 'none';
 }
 
 const ARRIVAL_DIGITS = 10;
@@ -31,7 +33,7 @@ export class DeliveryLog {
     private readonly retentionSeconds = 24 * 3600,
   ) {}
 
-  async record(path: DeliveryPath, event: EventEnvelope, now: Date): Promise<Delivery> {
+  async record(path: DeliveryPath, event: EventEnvelope, now: Date, customer?: Delivery['customer']): Promise<Delivery> {
     const pk = partition(path, event.partitionkey);
     const counter = await this.client.send(
       new UpdateItemCommand({
@@ -52,6 +54,7 @@ export class DeliveryLog {
       subject: event.subject,
       sequence: Number(event.sequence),
       receivedAt: now.toISOString(),
+      ...(customer === undefined ? {} : { customer }),
     };
     await this.client.send(
       new PutItemCommand({

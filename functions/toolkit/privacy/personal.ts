@@ -24,24 +24,29 @@ export function personal<T extends z.ZodType>(inner: T) {
 
 export const isPersonal = (schema: z.ZodType): boolean => personalRegistry.has(schema);
 
-type Visit = (value: unknown, path: string) => Promise<unknown>;
+/**
+ * `path` is where the value is (for audits); `field` is the name of the field that holds it, which is
+ * what a seal is bound to: the same customer object sealed once can be embedded in state and events
+ * at different depths and still open, while a name moved into an email field does not.
+ */
+type Visit = (value: unknown, path: string, field: string) => Promise<unknown>;
 
 /** Rebuilds `value` along `schema`, replacing each personal field by what `visit` returns. */
-async function mapPersonal(schema: z.ZodType, value: unknown, path: string, visit: Visit): Promise<unknown> {
-  if (isPersonal(schema)) return value === undefined ? value : visit(value, path);
+async function mapPersonal(schema: z.ZodType, value: unknown, path: string, visit: Visit, field = ''): Promise<unknown> {
+  if (isPersonal(schema)) return value === undefined ? value : visit(value, path, field);
   if (value === null || value === undefined) return value;
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault) {
-    return mapPersonal(schema.unwrap() as z.ZodType, value, path, visit);
+    return mapPersonal(schema.unwrap() as z.ZodType, value, path, visit, field);
   }
   if (schema instanceof z.ZodObject && typeof value === 'object') {
     const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
     for (const [key, child] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
-      if (key in out) out[key] = await mapPersonal(child, out[key], path ? `${path}.${key}` : key, visit);
+      if (key in out) out[key] = await mapPersonal(child, out[key], path ? `${path}.${key}` : key, visit, key);
     }
     return out;
   }
   if (schema instanceof z.ZodArray && Array.isArray(value)) {
-    return Promise.all(value.map((item, i) => mapPersonal(schema.element as z.ZodType, item, `${path}[${i}]`, visit)));
+    return Promise.all(value.map((item, i) => mapPersonal(schema.element as z.ZodType, item, `${path}[${i}]`, visit, field)));
   }
   return value;
 }
@@ -58,13 +63,13 @@ export async function personalPaths(schema: z.ZodType, value: unknown): Promise<
 
 /**
  * Seals every personal field of `value` for `subject` (the person the data is about — not always
- * the aggregate). The field's path is bound into the seal, so a value cannot be moved to another
+ * the aggregate). The field's name is bound into the seal, so a value cannot be moved to another
  * field unnoticed. Values already sealed, and nulls, are left as they are.
  */
 export function sealPersonalFields<T>(schema: z.ZodType, value: T, subject: string, sealer: FieldSealer): Promise<T> {
-  return mapPersonal(schema, value, '', async (v, path) => {
+  return mapPersonal(schema, value, '', async (v, _path, field) => {
     if (v === null || (typeof v === 'string' && SealedString.safeParse(v).success)) return v;
-    return sealer.seal(subject, path, JSON.stringify(v));
+    return sealer.seal(subject, field, JSON.stringify(v));
   }) as Promise<T>;
 }
 
@@ -78,10 +83,10 @@ export interface OpenOptions {
 
 /** Opens every sealed personal field of `value`; see `OpenOptions` for erased subjects. */
 export function openPersonalFields<T>(schema: z.ZodType, value: T, sealer: FieldSealer, options: OpenOptions = {}): Promise<T> {
-  return mapPersonal(schema, value, '', async (v, path) => {
+  return mapPersonal(schema, value, '', async (v, _path, field) => {
     if (typeof v !== 'string' || !SealedString.safeParse(v).success) return v;
     try {
-      return JSON.parse(await sealer.open(v, path)) as unknown;
+      return JSON.parse(await sealer.open(v, field)) as unknown;
     } catch (error) {
       if (error instanceof Error && error.name === 'SubjectErasedError' && (options.onErased ?? 'redact') === 'redact') return null;
       throw error;
