@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { FieldSealer } from '../../functions/toolkit/privacy/ports';
-import { openPersonalFields, personal, personalPaths, sealPersonalFields } from '../../functions/toolkit/privacy/personal';
+import { openPersonalFields, personal, personalPaths, REDACTED, redactPersonalFields, sealPersonalFields } from '../../functions/toolkit/privacy/personal';
 
 /** An in-memory sealer: readable by the test, refuses erased subjects and values moved to another field. */
 class FakeSealer implements FieldSealer {
@@ -88,5 +88,12 @@ describe('personal fields', () => {
     const sealed = await sealPersonalFields(OrderPlaced, plain, 'customer-7', sealer);
     const moved = { ...sealed, customer: { ...sealed.customer, name: sealed.customer.email } };
     await expect(openPersonalFields(OrderPlaced, moved, sealer)).rejects.toMatchObject({ name: 'SealedValueError' });
+  });
+
+  it('redacts personal fields for a log line, plaintext or sealed, and keeps the rest', async () => {
+    const redacted = await redactPersonalFields(OrderPlaced, plain);
+    expect(redacted.customer).toEqual({ name: REDACTED, email: REDACTED, tier: 'gold' });
+    expect(redacted.lines).toEqual([{ product: 'latte', note: REDACTED }, { product: 'mocha' }]);
+    expect(JSON.stringify(redacted)).not.toMatch(/Ada|1234/);
   });
 });

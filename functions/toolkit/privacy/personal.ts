@@ -93,3 +93,14 @@ export function openPersonalFields<T>(schema: z.ZodType, value: T, sealer: Field
     }
   }) as Promise<T>;
 }
+
+/** What a personal field shows in logs. */
+export const REDACTED = '[personal data redacted]';
+
+/**
+ * A copy of `value` safe to log: every personal field (sealed or not) replaced by `REDACTED`. For the
+ * rare log line that needs a payload; the toolkit itself logs ids and types only.
+ */
+export function redactPersonalFields<T>(schema: z.ZodType, value: T): Promise<T> {
+  return mapPersonal(schema, value, '', async (v) => (v === null ? v : REDACTED)) as Promise<T>;
+}
