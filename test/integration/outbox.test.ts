@@ -4,7 +4,10 @@ import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, UpdateFun
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryLog, type Delivery, type DeliveryPath } from '../../functions/coffee/deliveries/DeliveryLog';
+import { z } from 'zod';
 import { ConcurrencyError, Outbox, OUTBOX, outboxPartitionKey, outboxSortKey } from '../../functions/toolkit/outbox';
+import { personal } from '../../functions/toolkit/privacy/personal';
+import type { FieldSealer } from '../../functions/toolkit/privacy/ports';
 import { endpointUrl } from '../../localstack/cloud';
 import { eventually, unique } from '../support/eventually';
 import { FaultProxy } from '../support/faultProxy';
@@ -112,6 +115,30 @@ describe('transactional outbox and relay, on the local cloud', () => {
     await commitCounter(key, 1, 1);
     const got = await waitForDeliveries('ordered', key, 2);
     expect(sequences(got)).toEqual([1, 2]);
+  });
+});
+
+describe('the outbox seals personal fields before anything is written', () => {
+  it('commits events of a registered type with their personal fields sealed for the data subject', async () => {
+    // arrange: a sealer that records what it sealed (the crypto is tested in privacy.test.ts)
+    const sealedFor: string[] = [];
+    const sealer: FieldSealer = {
+      seal: async (subject, field, value) => (sealedFor.push(`${subject}/${field}`), `pd1:${Buffer.from(subject).toString('base64url')}:1:aXY:dGFn:${Buffer.from(value).toString('base64url')}`),
+      open: async () => { throw new Error('not used'); },
+    };
+    const schema = z.object({ orderId: z.string(), customerName: personal(z.string()) });
+    const privateOutbox = new Outbox({ client: ddb, tableName: out.TableName!, source: RELAY_TEST_SOURCE, privacy: { sealer, schemas: { 'test.order.placed': schema } } });
+    const key = unique('sealed');
+
+    // act
+    await privateOutbox.commit([{ id: key, key: { pk: `ORDER#${key}`, sk: 'STATE' }, expectedVersion: 0, state: {}, events: [{ type: 'test.order.placed', data: { orderId: key, customerName: 'Ada Lovelace' }, dataSubject: 'customer-9' }] }]);
+
+    // assert
+    const log = await ddb.send(new QueryCommand({ TableName: out.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(key) }), ConsistentRead: true }));
+    const stored = JSON.stringify(log.Items);
+    expect(stored).not.toContain('Ada Lovelace');
+    expect(stored).toContain('pd1:');
+    expect(sealedFor).toEqual(['customer-9/customerName']);
   });
 });
 
