@@ -16,15 +16,7 @@ import { TransactionalOutbox } from '../../lib/constructs/TransactionalOutbox';
 import { thrownBy } from '../unit/fixtures';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
 import { allow, permissionSet, permissionsOf, wildcardAllows } from './support/iamPermissions';
-import {
-  acknowledgementsWithoutReason,
-  describeReports,
-  nagCheckedApp,
-  removeNagOutdirs,
-  staleAcknowledgements,
-  synthesizeReport,
-  type PluginReport,
-} from './support/nagReport';
+import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 
@@ -524,26 +516,11 @@ describe.each([
   ['one consumer of each mode', {}],
   ['one consumer of each mode, each with a circuit breaker', { circuitBreaker: {} }],
 ] satisfies [string, Partial<EventConsumerProps>][])('cdk-nag AwsSolutions checks on a stack with %s', (_variant, options) => {
-  let app: ReturnType<typeof nagCheckedApp>;
-  let reports: PluginReport[];
-
-  beforeAll(() => {
-    app = nagCheckedApp();
+  itPassesNagChecks((app) => {
     const stack = new Stack(app, 'Consumers');
     const outbox = newOutbox(stack);
     orderedConsumer(stack, outbox, { alarmActions: [onCall], ...options });
     fanoutConsumer(stack, outbox.bus, { alarmActions: [onCall], ...options });
-    reports = synthesizeReport(app);
-  });
-  afterAll(removeNagOutdirs);
-
-  it('have no unacknowledged findings', () => {
-    expect(reports, `cdk-nag findings:\n${describeReports(reports)}`).toEqual([]);
-  });
-
-  it('are acknowledged only with a reason, and only where they would report a finding', () => {
-    expect(acknowledgementsWithoutReason(app)).toEqual([]);
-    expect(staleAcknowledgements(app), 'acknowledgements that hide no finding').toEqual([]);
   });
 });
 

@@ -8,15 +8,7 @@ import { PRIVACY_ENV, PRIVACY_KEY_TABLE } from '../../functions/toolkit/privacy/
 import { PersonalDataVault, type PersonalDataVaultProps } from '../../lib/constructs/PersonalDataVault';
 import { ToolkitFunction } from '../../lib/constructs/ToolkitFunction';
 import { allow, permissionSet, permissionsOf, wildcardAllows, type Permission } from './support/iamPermissions';
-import {
-  acknowledgementsWithoutReason,
-  describeReports,
-  nagCheckedApp,
-  removeNagOutdirs,
-  staleAcknowledgements,
-  synthesizeReport,
-  type PluginReport,
-} from './support/nagReport';
+import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 
 /** `Stack` 'Test' and vault id 'Vault', lower-cased. */
@@ -346,11 +338,7 @@ function captureError(act: () => unknown): Error {
 }
 
 describe('cdk-nag AwsSolutions checks on a stack with a vault of each mode and a sealer, an opener and an eraser of each', () => {
-  let app: ReturnType<typeof nagCheckedApp>;
-  let reports: PluginReport[];
-
-  beforeAll(() => {
-    app = nagCheckedApp();
+  itPassesNagChecks((app) => {
     const stack = new Stack(app, 'Vaults');
     for (const mode of ['envelope', 'per-subject-kms-key'] as const) {
       const vault = new PersonalDataVault(stack, `${mode}Vault`, { mode });
@@ -358,16 +346,5 @@ describe('cdk-nag AwsSolutions checks on a stack with a vault of each mode and a
       vault.grantOpen(new ToolkitFunction(stack, `${mode}Opener`, { entry: ENTRY }));
       vault.grantErase(new ToolkitFunction(stack, `${mode}Eraser`, { entry: ENTRY }));
     }
-    reports = synthesizeReport(app);
-  });
-  afterAll(removeNagOutdirs);
-
-  it('have no unacknowledged findings', () => {
-    expect(reports, `cdk-nag findings:\n${describeReports(reports)}`).toEqual([]);
-  });
-
-  it('are acknowledged only with a reason, and only where they would report a finding', () => {
-    expect(acknowledgementsWithoutReason(app)).toEqual([]);
-    expect(staleAcknowledgements(app), 'acknowledgements that hide no finding').toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Validations, type App } from 'aws-cdk-lib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { applyNagChecks } from '../../../lib/nag';
 import { projectApp, SKIP_BUNDLING } from './projectApp';
@@ -109,4 +110,28 @@ export function staleAcknowledgements(app: App): Acknowledgement[] {
   return acknowledgementsOf(app).filter(
     (a) => !unacknowledged.some((f) => f.rule === a.id && (f.path === a.path || f.path.startsWith(`${a.path}/`))),
   );
+}
+
+/**
+ * The two checks every nag-checked stack gets, inside a `describe`: no unacknowledged finding, and
+ * every acknowledgement has a reason and hides a real finding. `build` adds the stack(s) to the app.
+ */
+export function itPassesNagChecks(build: (app: App) => void): void {
+  let app: App;
+  let reports: PluginReport[];
+  beforeAll(() => {
+    app = nagCheckedApp();
+    build(app);
+    reports = synthesizeReport(app);
+  });
+  afterAll(removeNagOutdirs);
+
+  it('have no unacknowledged findings', () => {
+    expect(reports, `cdk-nag findings:\n${describeReports(reports)}`).toEqual([]);
+  });
+
+  it('are acknowledged only with a reason, and only where they would report a finding', () => {
+    expect(acknowledgementsWithoutReason(app)).toEqual([]);
+    expect(staleAcknowledgements(app), 'acknowledgements that hide no finding').toEqual([]);
+  });
 }
