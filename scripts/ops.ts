@@ -162,8 +162,7 @@ privacy
   .option('--function <name>', 'the erase function whose vault to use, when the deployment has several')
   .action(async (subject: string, options: { known: string[]; prefix?: string; function?: string }) => {
     const fn = await eraseFunction(options.function);
-    const env = Object.fromEntries(Object.entries(fn.Environment?.Variables ?? {}).filter(([name]) => name.startsWith('PRIVACY_')));
-    const sealer = PersonalDataSealer.fromEnvironment({ env });
+    const sealer = PersonalDataSealer.fromEnvironment({ env: fn.Environment?.Variables ?? {} });
     const stores = await discoverStores(new DynamoDBClient({}), sqs, (name) => !options.prefix || name.startsWith(options.prefix));
     const report = await auditSubject({ subject, stores, canOpen: (sealed) => sealer.canOpen(sealed), knownValues: options.known });
     for (const store of report.stores.filter((s) => s.sealed > 0 || s.plaintext > 0)) {

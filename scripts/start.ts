@@ -87,7 +87,7 @@ const erased = JSON.parse(
 );
 console.log(`  ${erased.status} at ${erased.erasedAt} (${erased.mode} mode); published privacy.subject.erased ${erased.eventId}`);
 const eraserEnv = (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: outputs.EraseCustomerFunctionName }))).Environment?.Variables ?? {};
-const sealer = PersonalDataSealer.fromEnvironment({ env: Object.fromEntries(Object.entries(eraserEnv).filter(([k]) => k.startsWith('PRIVACY_'))) });
+const sealer = PersonalDataSealer.fromEnvironment({ env: eraserEnv });
 const stores = await discoverStores(new DynamoDBClient({}), new SQSClient({}), (name) => name.startsWith('CoffeeOrders'));
 const audit = await auditSubject({ subject: CUSTOMER.customerId, stores, canOpen: (sealed) => sealer.canOpen(sealed), knownValues: [CUSTOMER.name, CUSTOMER.email] });
 for (const store of audit.stores.filter((s) => s.sealed > 0)) console.log(`  ${store.kind} ${store.name}: ${store.sealed} sealed copies, ${store.readable} readable, ${store.plaintext} plaintext`);

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DELIVERY_ENV } from '../../functions/coffee/deliveries/deliveryConfig';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
-import { EventConsumer } from '../constructs/EventConsumer';
+import { EventConsumer, type EventConsumerSource } from '../constructs/EventConsumer';
 import { PersonalDataVault } from '../constructs/PersonalDataVault';
 import { ToolkitFunction } from '../constructs/ToolkitFunction';
 import { TransactionalOutbox } from '../constructs/TransactionalOutbox';
@@ -46,7 +46,7 @@ export class CoffeeOrdersStack extends Stack {
       timeToLiveAttribute: 'expiresAt',
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const consumer = (consumerId: string, path: 'ordered' | 'fanout', source: ConstructorParameters<typeof EventConsumer>[2]['source']) => {
+    const consumer = (consumerId: string, path: 'ordered' | 'fanout', source: EventConsumerSource) => {
       const created = new EventConsumer(this, consumerId, {
         entry: 'functions/coffee/deliveries/recordDeliveryHandler.ts',
         source,

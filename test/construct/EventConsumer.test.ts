@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
 import { CIRCUIT_CLOSER_ENV, CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
 import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
@@ -79,6 +79,20 @@ function expectDeadLetterAlarm(template: Template, stack: Stack, alarm: cloudwat
     TreatMissingData: 'notBreaching',
     AlarmActions: [ON_CALL],
   });
+}
+
+
+/** Exactly what a consumer's role may do, on its own resources, with `key` encrypting them. */
+function consumerPermissions(stack: Stack, consumer: EventConsumer, key: kms.IKey) {
+  return permissionSet(
+    allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(consumer.function.logGroup.logGroupArn)),
+    // What Powertools' DynamoDBPersistenceLayer calls.
+    allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
+    // The mapping's poller, and the handler's backoff.
+    allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], stack.resolve(consumer.queue.queueArn)),
+    allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),
+    allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(key.keyArn)),
+  );
 }
 
 describe('EventConsumer, ordered from an outbox, with its defaults', () => {
@@ -188,20 +202,7 @@ describe('EventConsumer, ordered from an outbox, with its defaults', () => {
 
   describe('IAM', () => {
     it('lets the function do exactly what a consumer needs, on its own resources only', () => {
-      expect(permissionsOf(template, stack, consumer.function.role)).toEqual(
-        permissionSet(
-          allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(consumer.function.logGroup.logGroupArn)),
-          // What Powertools' DynamoDBPersistenceLayer calls.
-          allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
-          // The mapping's poller, and the handler's backoff.
-          allow(
-            ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
-            stack.resolve(consumer.queue.queueArn),
-          ),
-          allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),
-          allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(outbox.key.keyArn)),
-        ),
-      );
+      expect(permissionsOf(template, stack, consumer.function.role)).toEqual(consumerPermissions(stack, consumer, outbox.key));
     });
 
     it('lets the relay send to the queue', () => {
@@ -373,19 +374,8 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
 
   describe('IAM', () => {
     it('lets the function do exactly what a consumer needs, on its own resources only', () => {
-      expect(permissionsOf(template, stack, consumer.function.role)).toEqual(
-        permissionSet(
-          allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(consumer.function.logGroup.logGroupArn)),
-          allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
-          allow(
-            ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'],
-            stack.resolve(consumer.queue.queueArn),
-          ),
-          // Its own dead-letter queue only: the rule's is EventBridge's.
-          allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),
-          allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(consumer.key.keyArn)),
-        ),
-      );
+      // (its own dead-letter queue only: the rule's is EventBridge's)
+      expect(permissionsOf(template, stack, consumer.function.role)).toEqual(consumerPermissions(stack, consumer, consumer.key));
     });
 
     it('allows no action `*` or `service:*` anywhere', () => {

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PRIVACY_ENV, PRIVACY_KEY_TABLE } from '../../functions/toolkit/privacy/privacyConfig';
 import { PersonalDataVault, type PersonalDataVaultProps } from '../../lib/constructs/PersonalDataVault';
 import { ToolkitFunction } from '../../lib/constructs/ToolkitFunction';
