@@ -12,6 +12,15 @@ export default defineConfig({
       },
       {
         test: {
+          // The order board page in headless Chromium against a fake backend: no cloud needed.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'cloud',
           include: ['test/conformance/**/*.test.ts', 'test/integration/**/*.test.ts'],
           // Starts (or reuses) the local cloud and deploys the stacks once per run.
