@@ -1,0 +1,11 @@
+export { ApiGatewayConnectionPusher } from './ApiGatewayConnectionPusher';
+export { newConnection } from './connections';
+export { CONNECTION_KEY, CONNECTION_TTL_ATTRIBUTE, DynamoConnectionStore } from './DynamoConnectionStore';
+export { InMemoryConnectionStore } from './InMemoryConnectionStore';
+export { fanOut, type FanOutDependencies, type FanOutResult, type OutgoingMessage } from './fanOut';
+export { forEachWithConcurrency } from './forEachWithConcurrency';
+export { ConnectionsConfigSchema, DEFAULT_CONNECTION_TTL_SECONDS, LIVE_ENV, MessageKindSchema, PushConfigSchema } from './liveConfig';
+export { toLiveMessage, type LiveMapping, type LiveMessage } from './liveMessage';
+export type { Connection, ConnectionPusher, ConnectionStore } from './ports';
+export { readStreamRecords, type StreamRecordsRead } from './readStreamRecords';
+export { WebSocketEventSchema, type WebSocketEvent, type WebSocketResponse } from './webSocketEvent';

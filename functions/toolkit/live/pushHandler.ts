@@ -1,0 +1,41 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { parseConfig } from '../config/parseConfig';
+import { SqsDeadLetterSink } from '../relay/SqsDeadLetterSink';
+import { ApiGatewayConnectionPusher } from './ApiGatewayConnectionPusher';
+import { DynamoConnectionStore } from './DynamoConnectionStore';
+import { fanOut } from './fanOut';
+import { LIVE_ENV, PushConfigSchema } from './liveConfig';
+import { readStreamRecords } from './readStreamRecords';
+
+const config = parseConfig(PushConfigSchema);
+const logger = new Logger({ serviceName: 'live-updates' });
+const store = new DynamoConnectionStore(new DynamoDBClient({}), config[LIVE_ENV.connectionsTable]);
+const pusher = new ApiGatewayConnectionPusher(new ApiGatewayManagementApiClient({ endpoint: config[LIVE_ENV.callbackUrl] }));
+const deadLetters = new SqsDeadLetterSink(new SQSClient({}), config[LIVE_ENV.deadLetterQueueUrl]);
+const kind = config[LIVE_ENV.messageKind];
+
+/**
+ * Read-model stream (NEW_IMAGE, INSERT/MODIFY) → every open WebSocket connection, in order. Gone
+ * clients are removed, never a failure; any other push failure reports the first record not
+ * delivered everywhere, so the batch is retried from it. Logs counts, never payloads.
+ */
+export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  const { messages, skipped, poison } = readStreamRecords(event.Records, kind);
+  if (poison.length > 0) {
+    await deadLetters.send(poison);
+    logger.error('stream records that are not valid rows were dead-lettered', { count: poison.length, sequenceNumbers: poison.map((p) => p.sequenceNumber) });
+  }
+  const result = await fanOut(messages, { store, pusher, maxConcurrency: config[LIVE_ENV.maxConcurrency] });
+  const counts = { records: event.Records.length, messages: messages.length, skipped, poison: poison.length, ...result };
+  if (result.firstFailedIndex === undefined) {
+    logger.info('pushed', counts);
+    return { batchItemFailures: [] };
+  }
+  const failedRecord = messages[result.firstFailedIndex]!;
+  logger.error('push failed; the batch is retried from the first record not delivered everywhere', { ...counts, firstFailedSequenceNumber: failedRecord.id });
+  return { batchItemFailures: [{ itemIdentifier: failedRecord.id }] };
+};
