@@ -3,9 +3,9 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } 
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeliveryLog, type Delivery, type DeliveryPath } from '../../functions/coffee/deliveries/DeliveryLog';
 import { z } from 'zod';
-import { ConcurrencyError, Outbox, OUTBOX, outboxPartitionKey, outboxSortKey } from '../../functions/toolkit/outbox';
+import { DeliveryLog, type Delivery, type DeliveryPath } from './relay/DeliveryLog';
+import { ConcurrencyError, GuardFailedError, Outbox, OUTBOX, outboxPartitionKey, outboxSortKey } from '../../functions/toolkit/outbox';
 import { personal } from '../../functions/toolkit/privacy/personal';
 import type { FieldSealer } from '../../functions/toolkit/privacy/ports';
 import { endpointUrl } from '../../localstack/cloud';
@@ -17,11 +17,9 @@ import { RELAY_TEST_SOURCE } from './relay/RelayTestStack';
 const ddb = new DynamoDBClient({});
 const lambda = new LambdaClient({});
 /** The reference stack (PlaceOrder and its consumers) and the test stack with a raw relay observer. */
-let coffee: Record<string, string>;
 let out: Record<string, string>;
 let outbox: Outbox;
 let deliveries: DeliveryLog;
-let coffeeDeliveries: DeliveryLog;
 
 /** Commits `count` events for aggregate `id`, one commit per event, each on the version it read. */
 async function commitCounter(id: string, count: number, from = 0, type = 'test.counter.incremented'): Promise<void> {
@@ -37,44 +35,12 @@ const sequences = (list: Delivery[]) => list.map((d) => d.sequence);
 const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
 beforeAll(() => {
-  coffee = stackOutputs('CoffeeOrders');
   out = stackOutputs('RelayTest');
   outbox = new Outbox({ client: ddb, tableName: out.TableName!, source: RELAY_TEST_SOURCE, retentionSeconds: 3600 });
   deliveries = new DeliveryLog(ddb, out.DeliveriesTableName!);
-  coffeeDeliveries = new DeliveryLog(ddb, coffee.DeliveriesTableName!);
 });
 
 describe('transactional outbox and relay, on the local cloud', () => {
-  it('PlaceOrder commits the order and its event, delivered once on the ordered path and once on the bus', async () => {
-    // arrange
-    const orderId = unique('order');
-
-    // act
-    const response = await lambda.send(new InvokeCommand({ FunctionName: coffee.PlaceOrderFunctionName, Payload: JSON.stringify({ orderId, lines: [{ product: 'latte', size: 'large' }] }) }));
-    const result = JSON.parse(Buffer.from(response.Payload!).toString()) as { status: string; eventIds: string[] };
-
-    // assert: the reference system's two consumers (ordered and fan-out) each applied it once
-    expect(response.FunctionError).toBeUndefined();
-    expect(result.status).toBe('accepted');
-    const [ordered, fanout] = await Promise.all(
-      (['ordered', 'fanout'] as const).map((path) => eventually(() => coffeeDeliveries.list(path, orderId), (d) => d.length >= 1, { what: `the ${path} delivery` })),
-    );
-    for (const got of [ordered!, fanout!]) {
-      expect(got.map((d) => [d.id, d.type, d.sequence])).toEqual([[result.eventIds[0], 'coffee.order.placed', 1]]);
-    }
-  });
-
-  it('PlaceOrder rejects a malformed command with a message naming each problem, and writes nothing', async () => {
-    const orderId = unique('bad');
-    const response = await lambda.send(new InvokeCommand({ FunctionName: coffee.PlaceOrderFunctionName, Payload: JSON.stringify({ orderId, lines: [{ product: 'tea', quantity: 0 }] }) }));
-    const result = JSON.parse(Buffer.from(response.Payload!).toString()) as { status: string; error: string; message: string };
-    expect(result).toMatchObject({ status: 'rejected', error: 'InvalidCommand' });
-    expect(result.message).toMatch(/lines\.0\.product/);
-    expect(result.message).toMatch(/lines\.0\.quantity/);
-    const log = await ddb.send(new QueryCommand({ TableName: coffee.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }) }));
-    expect(log.Count).toBe(0);
-  });
-
   it('delivers 3 keys × 50 interleaved events to the FIFO subscriber in per-key order, each once', async () => {
     // arrange
     const keys = [unique('k1'), unique('k2'), unique('k3')];
@@ -115,6 +81,29 @@ describe('transactional outbox and relay, on the local cloud', () => {
     await commitCounter(key, 1, 1);
     const got = await waitForDeliveries('ordered', key, 2);
     expect(sequences(got)).toEqual([1, 2]);
+  });
+
+  it('a commit guard checks another item in the same transaction: a failed guard throws GuardFailedError and writes nothing', async () => {
+    // arrange: the decision relies on a flag item saying "open"
+    const key = unique('guarded');
+    const flag = { pk: `FLAG#${key}`, sk: 'STATE' };
+    await ddb.send(new PutItemCommand({ TableName: out.TableName, Item: marshall({ ...flag, open: true }) }));
+    const commit = () =>
+      outbox.commit([{ id: key, key: { pk: `COUNTER#${key}`, sk: 'STATE' }, expectedVersion: 0, state: { value: 1 }, events: [{ type: 'test.counter.incremented', data: { value: 1 } }] }], {
+        guards: [{ key: flag, condition: '#open = :true', names: { '#open': 'open' }, values: { ':true': true }, reason: `counter ${key} is closed` }],
+      });
+    // act: the flag changes between the decision and the commit
+    await ddb.send(new PutItemCommand({ TableName: out.TableName, Item: marshall({ ...flag, open: false }) }));
+    const error = await commit().catch((e: unknown) => e);
+
+    // assert: refused with the domain's reason; neither the state nor the event was written
+    expect(error).toBeInstanceOf(GuardFailedError);
+    expect(error).toMatchObject({ reason: `counter ${key} is closed` });
+    const log = await ddb.send(new QueryCommand({ TableName: out.TableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(key) }), ConsistentRead: true }));
+    expect(log.Count).toBe(0);
+    // and with the flag open again, the same commit goes through
+    await ddb.send(new PutItemCommand({ TableName: out.TableName, Item: marshall({ ...flag, open: true }) }));
+    expect(await commit()).toHaveLength(1);
   });
 });
 

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { newEventId, newTraceparent, type EventEnvelope } from '../envelope';
 import { sealPersonalFields } from '../privacy/personal';
 import type { FieldSealer } from '../privacy/ports';
-import { ConcurrencyError } from './errors';
+import { ConcurrencyError, GuardFailedError } from './errors';
 import { OUTBOX } from './outboxItem';
 import { planCommit, type AggregateChange, type PlannedWrite } from './planCommit';
 
@@ -33,6 +33,25 @@ export interface OutboxOptions {
 export interface CommitOptions {
   /** The caller's trace context; a new trace is started when absent. */
   readonly traceparent?: string;
+  /**
+   * Conditions on other items that must hold at commit time, checked in the same transaction
+   * (DynamoDB `ConditionCheck`): the decision was made on what these items said, e.g. "the order
+   * has not been cancelled". A failed guard writes nothing and throws `GuardFailedError`.
+   */
+  readonly guards?: readonly CommitGuard[];
+}
+
+/** A condition on one item, checked atomically with the commit. */
+export interface CommitGuard {
+  /** @default the outbox table */
+  readonly tableName?: string;
+  readonly key: Readonly<Record<string, string>>;
+  /** A DynamoDB condition expression, e.g. `attribute_not_exists(cancelledAt)`. */
+  readonly condition: string;
+  readonly names?: Readonly<Record<string, string>>;
+  readonly values?: Readonly<Record<string, unknown>>;
+  /** What the decision relied on, in the domain's words; the `GuardFailedError` says it. */
+  readonly reason: string;
 }
 
 /**
@@ -56,7 +75,8 @@ export class Outbox {
       traceparent: options.traceparent ?? newTraceparent(),
       ...(this.options.retentionSeconds === undefined ? {} : { retentionSeconds: this.options.retentionSeconds }),
     });
-    const items = plan.writes.map((write) => this.toTransactItem(write));
+    const guards = options.guards ?? [];
+    const items = [...plan.writes.map((write) => this.toTransactItem(write)), ...guards.map((guard) => this.toConditionCheck(guard))];
     try {
       await this.options.client.send(
         new TransactWriteItemsCommand({
@@ -66,7 +86,7 @@ export class Outbox {
         }),
       );
     } catch (error) {
-      throw this.translate(error, plan.writes);
+      throw this.translate(error, plan.writes, guards);
     }
     return [...plan.events];
   }
@@ -106,10 +126,24 @@ export class Outbox {
     };
   }
 
-  private translate(error: unknown, writes: readonly PlannedWrite[]): unknown {
+  private toConditionCheck(guard: CommitGuard): TransactWriteItem {
+    return {
+      ConditionCheck: {
+        TableName: guard.tableName ?? this.options.tableName,
+        Key: marshall(guard.key),
+        ConditionExpression: guard.condition,
+        ...(guard.names ? { ExpressionAttributeNames: { ...guard.names } } : {}),
+        ...(guard.values ? { ExpressionAttributeValues: marshall(guard.values, { removeUndefinedValues: true }) } : {}),
+      },
+    };
+  }
+
+  private translate(error: unknown, writes: readonly PlannedWrite[], guards: readonly CommitGuard[]): unknown {
     if (!(error instanceof TransactionCanceledException)) return error;
     const reasons = error.CancellationReasons ?? [];
     const index = reasons.findIndex((reason) => reason.Code === 'ConditionalCheckFailed');
+    const guard = guards[index - writes.length];
+    if (index >= writes.length && guard) return new GuardFailedError(guard.reason, { cause: error });
     const write = writes[index];
     if (!write) return error;
     const old = reasons[index]?.Item ? unmarshall(reasons[index].Item) : undefined;

@@ -20,6 +20,14 @@ export class ConcurrencyError extends OutboxError {
   }
 }
 
+/** Domain rejection: a guard of the commit no longer held (e.g. the order was cancelled meanwhile). */
+export class GuardFailedError extends OutboxError {
+  override name = 'GuardFailedError';
+  constructor(readonly reason: string, options?: { cause?: unknown }) {
+    super(`Commit refused: ${reason}`, options);
+  }
+}
+
 /** The commit breaks a DynamoDB transaction limit; rejected before any call. */
 export class CommitTooLargeError extends OutboxError {
   override name = 'CommitTooLargeError';

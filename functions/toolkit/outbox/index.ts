@@ -3,3 +3,4 @@ export * from './planCommit';
 export * from './outboxItem';
 export * from './errors';
 export * from './outboxConfig';
+export * from './readAggregate';

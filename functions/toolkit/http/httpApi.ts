@@ -1,0 +1,74 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+
+export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
+
+/** A JSON response. */
+export const json = (statusCode: number, body: unknown): HttpResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  body: JSON.stringify(body),
+});
+
+/** A rejection the caller can act on: a 4xx with `{ error, message }`. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly statusCode: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Every problem zod found, as `path: message`, joined. */
+export const describeIssues = (error: z.ZodError): string =>
+  error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
+
+/** Parses and validates a value that crossed the boundary; a 400 that says what is wrong otherwise. */
+export function validated<T extends z.ZodType>(schema: T, value: unknown, error = 'InvalidCommand'): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, error, describeIssues(parsed.error));
+  return parsed.data;
+}
+
+/** The request's JSON body; a 400 for a body that is not JSON. An absent body is `{}`. */
+export function jsonBody(event: APIGatewayProxyEventV2): unknown {
+  if (event.body === undefined || event.body === '') return {};
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, 'InvalidJson', 'the request body is not valid JSON');
+  }
+}
+
+export type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
+
+/**
+ * An HTTP API (payload v2) Lambda handler dispatching on the route key (`POST /orders/{orderId}/cancel`).
+ * `HttpError`s become their 4xx; anything else is a 500 that says nothing about internals.
+ */
+export function httpApi(routes: Readonly<Record<string, Route>>, logger = new Logger()): (event: APIGatewayProxyEventV2) => Promise<HttpResponse> {
+  return async (event) => {
+    const route = routes[event.routeKey];
+    if (!route) return json(404, { error: 'NotFound', message: `no route ${event.routeKey}` });
+    try {
+      return await route(event);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        logger.info('request rejected', { route: event.routeKey, status: error.statusCode, error: error.error });
+        return json(error.statusCode, { error: error.error, message: error.message });
+      }
+      logger.error('request failed', { route: event.routeKey, error: error instanceof Error ? error.name : 'unknown' });
+      return json(500, { error: 'InternalError', message: 'the request failed; it is safe to retry' });
+    }
+  };
+}
+
+/** A path parameter, validated. */
+export function pathParameter<T extends z.ZodType>(event: APIGatewayProxyEventV2, name: string, schema: T): z.infer<T> {
+  return validated(schema, event.pathParameters?.[name], 'InvalidPath');
+}
