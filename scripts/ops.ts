@@ -5,17 +5,20 @@
  *   redrive <queue>          back to the source queue (FIFO: group by group, in order, un-parking each)
  *   privacy erase <subject>  destroy a data subject's key (through the deployment's erase function)
  *   privacy audit <subject>  scan every table and queue: sealed copies, still readable?, known plaintext?
+ *   replay <queue> --log <table> [--log …] [--type …]
+ *                            send every logged event (outbox tables), per key in order, to a consumer's queue
  * Works against AWS as configured in the environment, or the local cloud when AWS_ENDPOINT_URL is set.
  */
 import { DescribeContinuousBackupsCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { DEAD_LETTER_ATTRIBUTES, ParkedGroups } from '../functions/toolkit/consumer';
 import { OUTBOX_ENV } from '../functions/toolkit/outbox/outboxConfig';
 import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, type ErasureReceipt } from '../functions/toolkit/privacy';
 import { discoverDeadLetterQueues, findDeadLetterQueue, peekMessages, redrive, RedriveInterruptedError } from '../functions/toolkit/redrive';
+import { replay, ReplayError } from '../functions/toolkit/replay';
 
 const sqs = new SQSClient({});
 const lambda = new LambdaClient({});
@@ -110,6 +113,45 @@ program
       if (error instanceof RedriveInterruptedError) {
         console.error(error.message);
         process.exitCode = 130;
+        return;
+      }
+      throw error;
+    }
+  });
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+program
+  .command('replay <queue>')
+  .description('send every event of the given outbox tables (the services’ event logs) to a consumer’s queue (name or URL), key by key in commit order, so a late-joining consumer catches up; safe to run again and alongside live traffic')
+  .requiredOption('--log <table>', 'an outbox table to read (repeat for several)', collect)
+  .option('--type <type>', 'only events of this type (repeat for several)', collect, [])
+  .action(async (name: string, options: { log: string[]; type: string[] }) => {
+    const queueUrl = /^https?:\/\//.test(name) ? name : (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+    const bar = new SingleBar({ format: `replay → ${queueUrl.slice(queueUrl.lastIndexOf('/') + 1)} [{bar}] {value} sent of {total} read  {keys} key(s)`, hideCursor: true });
+    bar.start(1, 0, { keys: 0 });
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    try {
+      const report = await replay({
+        dynamodb: new DynamoDBClient({}),
+        sqs,
+        logs: options.log,
+        queueUrl,
+        types: options.type,
+        signal: controller.signal,
+        onProgress: ({ keys, events, sent }) => {
+          bar.setTotal(Math.max(events, 1));
+          bar.update(sent, { keys });
+        },
+      });
+      bar.stop();
+      console.log(`Read ${report.events} event(s) of ${report.keys} key(s) from ${options.log.length} log(s); sent ${report.sent}${options.type.length ? ` (types: ${options.type.join(', ')})` : ''}.`);
+    } catch (error) {
+      bar.stop();
+      if (error instanceof ReplayError) {
+        console.error(`${error.message} (sent ${error.progress.sent} of ${error.progress.events} read)`);
+        process.exitCode = controller.signal.aborted ? 130 : 1;
         return;
       }
       throw error;

@@ -1,4 +1,4 @@
-import { Duration, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,6 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
 import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { PROJECTION_ENV } from '../../functions/toolkit/projection/projectionConfig';
 import { circuitBreakerProblems, ConsumerCircuitBreaker, type CircuitBreakerOptions } from './ConsumerCircuitBreaker';
 import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
@@ -78,6 +79,14 @@ export interface EventConsumerProps {
    * @default none: `circuit()` fails the cold start
    */
   readonly circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * The event logs (outboxes) this consumer may catch up from: a projection (`defineProjection`)
+   * fills a gap in a row from the log of the event's source. Grants `dynamodb:Query` on exactly
+   * these tables and `kms:Decrypt` on their keys, and sets `PROJECTION_LOGS` to
+   * `{ "<source>": "<table name>" }`. At most one outbox per source.
+   * @default none: gaps are not filled (events are applied when newer than the row's watermark)
+   */
+  readonly replayLogs?: TransactionalOutbox[];
 }
 
 const QUEUE_NAME_MAX_LENGTH = 80;
@@ -194,6 +203,7 @@ export class EventConsumer extends Construct {
       resourceArns: [this.queue.queueArn],
     });
     grantSendMessage(this.function, this.deadLetterQueue);
+    if (props.replayLogs?.length) this.grantReplayLogs(props.replayLogs);
 
     this.eventSourceMapping = new lambda.EventSourceMapping(this, 'Mapping', {
       target: this.function,
@@ -242,6 +252,13 @@ export class EventConsumer extends Construct {
     this.deadLetterAlarm = deadLetterQueueAlarm(this, 'DeadLetterAlarm', this.deadLetterQueue, `Events the consumer ${this.node.path} could not process: see the dead-letter queue`, props.alarmActions);
   }
 
+  /** Read access to the logs a projection fills gaps from (Query only), and where they are. */
+  private grantReplayLogs(logs: readonly TransactionalOutbox[]): void {
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['dynamodb:Query'], resourceArns: logs.map((outbox) => outbox.table.tableArn) });
+    for (const outbox of logs) outbox.table.encryptionKey?.grant(this.function, 'kms:Decrypt');
+    this.function.addEnvironment(PROJECTION_ENV.logs, Stack.of(this).toJsonString(Object.fromEntries(logs.map((outbox) => [outbox.source, outbox.table.tableName]))));
+  }
+
 }
 
 function validate(props: EventConsumerProps): void {
@@ -283,5 +300,11 @@ function validate(props: EventConsumerProps): void {
   problems.push(...circuitBreakerProblems(props.circuitBreaker));
   const reserved = Object.keys(props.environment ?? {}).filter((name) => ([...Object.values(CONSUMER_ENV), ...Object.values(CIRCUIT_ENV)] as string[]).includes(name));
   if (reserved.length > 0) problems.push(`\`environment\` must not set ${reserved.join(', ')}: the construct sets them`);
+  if (props.replayLogs?.length) {
+    if (props.environment && PROJECTION_ENV.logs in props.environment) problems.push(`\`environment\` must not set ${PROJECTION_ENV.logs} with \`replayLogs\`: the construct sets it`);
+    const sources = props.replayLogs.map((outbox) => outbox.source);
+    const twice = [...new Set(sources.filter((source, index) => sources.indexOf(source) !== index))];
+    if (twice.length > 0) problems.push(`\`replayLogs\` has more than one outbox of source ${twice.join(', ')}`);
+  }
   if (problems.length > 0) throw new Error(`EventConsumer: ${problems.join('; ')}`);
 }

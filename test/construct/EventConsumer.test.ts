@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
 import { CIRCUIT_CLOSER_ENV, CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
 import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { PROJECTION_ENV } from '../../functions/toolkit/projection/projectionConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import type { ConsumerCircuitBreaker } from '../../lib/constructs/ConsumerCircuitBreaker';
 import { EventConsumer, type EventConsumerProps } from '../../lib/constructs/EventConsumer';
@@ -24,7 +25,7 @@ import { renderIntrinsic } from './support/renderIntrinsic';
  * Any handler file will do: these tests read templates and bundle nothing (NodejsFunction only checks
  * that the entry exists).
  */
-const ENTRY = 'functions/coffee/deliveries/recordDeliveryHandler.ts';
+const ENTRY = 'functions/coffee/counter/pickupHandler.ts';
 const SOURCE = 'coffee.orders';
 const ON_CALL = 'arn:aws:sns:us-east-1:111111111111:on-call';
 const onCall: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: ON_CALL }) };
@@ -644,5 +645,69 @@ describe('EventConsumer with a circuit breaker', () => {
     expect(message).toMatch(/`circuitBreaker.coolDown` must be whole seconds from 1 second to 12 hours/);
     expect(message).toMatch(new RegExp(`\`environment\` must not set ${CIRCUIT_ENV.queueArn}`));
     expect(message.split('; ')).toHaveLength(4);
+  });
+});
+
+describe('EventConsumer with replayLogs (a projection that catches up from event logs)', () => {
+  let stack: Stack;
+  let orders: TransactionalOutbox;
+  let barista: TransactionalOutbox;
+  let consumer: EventConsumer;
+  let template: Template;
+
+  beforeAll(() => {
+    // Arrange
+    stack = newStack();
+    orders = newOutbox(stack);
+    barista = new TransactionalOutbox(stack, 'Barista', { source: 'coffee.barista' });
+    // Act
+    consumer = fanoutConsumer(stack, orders.bus, { replayLogs: [orders, barista] });
+    template = Template.fromStack(stack);
+  });
+
+  it('may Query exactly those tables and decrypt with their keys, besides what every consumer may do', () => {
+    expect(permissionsOf(template, stack, consumer.function.role)).toEqual(
+      permissionSet(
+        consumerPermissions(stack, consumer, consumer.key),
+        allow(['dynamodb:Query'], [stack.resolve(orders.table.tableArn), stack.resolve(barista.table.tableArn)]),
+        allow(['kms:Decrypt'], [stack.resolve(orders.key.keyArn), stack.resolve(barista.key.keyArn)]),
+      ),
+    );
+  });
+
+  it('tells the function which table holds the log of which source', () => {
+    const variables = propertiesOf(template, stack, consumer.function).Environment.Variables;
+
+    expect(JSON.parse(renderIntrinsic(variables[PROJECTION_ENV.logs]))).toEqual({
+      'coffee.orders': renderIntrinsic(stack.resolve(orders.table.tableName)),
+      'coffee.barista': renderIntrinsic(stack.resolve(barista.table.tableName)),
+    });
+  });
+
+  it('sets nothing without replayLogs', () => {
+    const other = newStack();
+    const plain = fanoutConsumer(other, newOutbox(other).bus);
+    const variables = propertiesOf(Template.fromStack(other), other, plain.function).Environment.Variables;
+    expect(variables).not.toHaveProperty(PROJECTION_ENV.logs);
+  });
+
+  it('refuses two outboxes of one source, and PROJECTION_LOGS in `environment`, in its one error', () => {
+    const other = newStack();
+    const first = newOutbox(other);
+    const second = new TransactionalOutbox(other, 'Again', { source: SOURCE });
+
+    const error = thrownBy(() => fanoutConsumer(other, first.bus, { replayLogs: [first, second], environment: { [PROJECTION_ENV.logs]: '{}' } }));
+
+    const { message } = error as Error;
+    expect(message).toMatch(new RegExp(`\`replayLogs\` has more than one outbox of source ${SOURCE.replace('.', '\\.')}`));
+    expect(message).toMatch(new RegExp(`\`environment\` must not set ${PROJECTION_ENV.logs}`));
+  });
+
+  describe('cdk-nag AwsSolutions checks', () => {
+    itPassesNagChecks((app) => {
+      const nagged = new Stack(app, 'Projection');
+      const outbox = newOutbox(nagged);
+      fanoutConsumer(nagged, outbox.bus, { alarmActions: [onCall], replayLogs: [outbox] });
+    });
   });
 });

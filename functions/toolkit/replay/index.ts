@@ -1,0 +1,2 @@
+export * from './readEventLog';
+export * from './replay';
