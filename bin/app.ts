@@ -1,9 +1,19 @@
 import { App } from 'aws-cdk-lib';
 import { applyNagChecks } from '../lib/nag';
-import { CoffeeOrdersStack } from '../lib/stacks/CoffeeOrdersStack';
+import { CoffeeBoardSiteStack } from '../lib/stacks/CoffeeBoardSiteStack';
+import { CoffeeShopStack } from '../lib/stacks/CoffeeShopStack';
 
 const app = new App();
-new CoffeeOrdersStack(app, 'CoffeeOrders', {
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+const shop = new CoffeeShopStack(app, 'CoffeeShop', {
+  env,
+  // `npm start` deploys the late-comer analytics only after the first orders: `--context coffee:analytics=false`.
+  withAnalytics: app.node.tryGetContext('coffee:analytics') !== 'false',
 });
+// The board page's S3 + CloudFront hosting. The local cloud cannot run its deployment (a Python custom
+// resource), so localstack/deploy.ts leaves it out there (`--context local-cloud=true`) and `npm start`
+// serves web/board itself.
+if (app.node.tryGetContext('local-cloud') !== 'true') {
+  new CoffeeBoardSiteStack(app, 'CoffeeBoardSite', { env, apiUrl: shop.apiUrl, liveUrl: shop.liveUrl });
+}
 applyNagChecks(app);

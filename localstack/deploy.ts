@@ -26,11 +26,14 @@ function cdk(args: string[], quiet: boolean): void {
  * Deploys the app to the local cloud with the plain CDK CLI (`cdk bootstrap`, `cdk deploy`), exactly
  * as to AWS but for the endpoint, then returns the stacks' outputs.
  */
-export async function deployStacks(options: { app?: string; stacks?: string[]; quiet?: boolean } = {}): Promise<Record<string, Record<string, string>>> {
+export async function deployStacks(options: { app?: string; stacks?: string[]; quiet?: boolean; context?: Record<string, string> } = {}): Promise<Record<string, Record<string, string>>> {
   mkdirSync(path.dirname(OUTPUTS_FILE), { recursive: true });
   Object.assign(process.env, cloudEnv());
   const outdir = path.join(ROOT, '.local', options.app ? `cdk.out.${path.basename(options.app).replace(/\W/g, '_')}` : 'cdk.out');
-  const appArgs = [...(options.app ? ['--app', options.app] : []), '--output', outdir];
+  // `local-cloud=true` lets the app leave out what the emulator cannot run (the board site's
+  // BucketDeployment, a Python custom resource: see localstack/README.md).
+  const context = Object.entries({ 'local-cloud': 'true', ...options.context }).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
+  const appArgs = [...(options.app ? ['--app', options.app] : []), '--output', outdir, ...context];
   const quiet = options.quiet ?? false;
   cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`, ...appArgs], quiet);
   const outputs = options.app ? `${OUTPUTS_FILE}.${path.basename(options.app).replace(/\W/g, '_')}.json` : OUTPUTS_FILE;

@@ -1,17 +1,27 @@
 /**
  * Post-deploy fixups for the local cloud only: properties the emulator's CloudFormation accepts but
- * does not apply, re-applied from the synthesized template through the service APIs. Idempotent,
- * and refuses to run against anything but a loopback endpoint. Each gap is pinned by a known-gap
- * conformance test (test/conformance/cloudformation.test.ts) and listed in localstack/README.md.
+ * does not apply, re-applied from the synthesized template through the service APIs, and AWS API
+ * addresses in function environments rewritten to the emulator's. Idempotent, and refuses to run
+ * against anything but a loopback endpoint. Each gap is pinned by a known-gap conformance test
+ * (test/conformance/cloudFormation.test.ts, test/conformance/apiGateway.test.ts) and listed in
+ * localstack/README.md.
  */
 import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeTimeToLiveCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { GetFunctionConfigurationCommand, LambdaClient, UpdateFunctionConfigurationCommand, waitUntilFunctionUpdatedV2 } from '@aws-sdk/client-lambda';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { SourceData } from '@smithy/types';
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { endpointUrl } from './cloud';
+import { endpointUrl, REGION } from './cloud';
+import { toLocalApiUrl } from './endpoints';
 
 interface TemplateResource {
   Type: string;
-  Properties?: { TimeToLiveSpecification?: { AttributeName?: string; Enabled?: boolean } };
+  Properties?: {
+    TimeToLiveSpecification?: { AttributeName?: string; Enabled?: boolean };
+    CorsConfiguration?: Record<string, unknown>;
+  };
 }
 
 export async function reapplyDroppedProperties(stackName: string, templateFile: string): Promise<string[]> {
@@ -33,6 +43,109 @@ export async function reapplyDroppedProperties(stackName: string, templateFile: 
     if (status === 'ENABLED' || status === 'ENABLING') continue;
     await ddb.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true } }));
     applied.push(`TTL on ${tableName}.${ttl.AttributeName}`);
+  }
+  applied.push(...(await reapplyHttpApiCors(template.Resources, physical)));
+  applied.push(...(await rewriteApiUrlsInFunctions(template.Resources, physical)));
+  return applied;
+}
+
+/**
+ * MiniStack's CloudFormation stores an `AWS::ApiGatewayV2::Api` `CorsConfiguration` with the
+ * template's keys (`AllowOrigins`, …) while its data plane reads the API's keys (`allowOrigins`, …):
+ * every preflight is refused (403 "CORS origin denied") and no response carries
+ * Access-Control-Allow-Origin, so a browser on another origin cannot call the API. Re-applied here
+ * through UpdateApi (which stores it as the data plane expects) when the API does not report it.
+ */
+async function reapplyHttpApiCors(resources: Record<string, TemplateResource>, physical: Map<string | undefined, string | undefined>): Promise<string[]> {
+  const applied: string[] = [];
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    const cors = resource.Properties?.CorsConfiguration;
+    const apiId = physical.get(logicalId);
+    if (resource.Type !== 'AWS::ApiGatewayV2::Api' || !cors || !apiId) continue;
+    const wanted = Object.fromEntries(Object.entries(cors).map(([key, value]) => [key.charAt(0).toLowerCase() + key.slice(1), value]));
+    const api = (await apiGatewayV2('GET', `/v2/apis/${encodeURIComponent(apiId)}`)) as { corsConfiguration?: Record<string, unknown> };
+    if (JSON.stringify(api.corsConfiguration ?? {}) === JSON.stringify(wanted)) continue;
+    await apiGatewayV2('PATCH', `/v2/apis/${encodeURIComponent(apiId)}`, { corsConfiguration: wanted });
+    applied.push(`CORS configuration of HTTP API ${apiId}`);
+  }
+  return applied;
+}
+
+/** node:crypto behind the hash interface the SigV4 signer takes (`@aws-crypto/sha256-js` is not a dependency here). */
+class Sha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+}
+
+function bytes(data: SourceData): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+}
+
+/**
+ * One signed API Gateway v2 management call (REST-JSON) to the local cloud. Used instead of
+ * `@aws-sdk/client-apigatewayv2`, which the project does not depend on, for this one local fixup.
+ */
+async function apiGatewayV2(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<unknown> {
+  const url = new URL(path, endpointUrl());
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const signer = new SignatureV4({
+    service: 'apigateway',
+    region: process.env.AWS_REGION ?? REGION,
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test' },
+    sha256: Sha256,
+  });
+  const signed = await signer.sign({
+    method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: url.pathname,
+    query: {},
+    headers: { host: url.host, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: payload,
+  });
+  const response = await fetch(url, { method, headers: signed.headers, body: payload });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`API Gateway ${method} ${path} failed: HTTP ${response.status} ${text.slice(0, 200)}`);
+  return text === '' ? {} : (JSON.parse(text) as unknown);
+}
+
+/**
+ * A function that talks to an API Gateway API gets the API's AWS address in its environment, e.g.
+ * `WebSocketStage.callbackUrl` (`https://<id>.execute-api.<region>.amazonaws.com/<stage>`) as the
+ * `endpoint` of its `ApiGatewayManagementApiClient` for PostToConnection. That host does not resolve
+ * locally (and must never be sent to the real AWS from here): the emulator serves the API, and its
+ * `@connections` management API, path-style on its own endpoint
+ * (`http://127.0.0.1:4566/_aws/execute-api/<id>/<stage>`; the SDK appends `/@connections/<connectionId>`
+ * to that base path). So every such value in a deployed function's environment is rewritten to that
+ * form. Values that are not an AWS API address are left alone; a rewritten value no longer matches, so
+ * a second run changes nothing; a redeploy that changes the environment brings the AWS value back,
+ * and the fixup runs again after it.
+ */
+async function rewriteApiUrlsInFunctions(resources: Record<string, TemplateResource>, physical: Map<string | undefined, string | undefined>): Promise<string[]> {
+  const lambda = new LambdaClient({});
+  const applied: string[] = [];
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    const functionName = physical.get(logicalId);
+    if (resource.Type !== 'AWS::Lambda::Function' || !functionName) continue;
+    const variables = (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }))).Environment?.Variables ?? {};
+    const rewritten = Object.entries(variables).flatMap(([name, value]) => {
+      const local = toLocalApiUrl(value);
+      return local === undefined || local === value ? [] : [[name, local] as const];
+    });
+    if (rewritten.length === 0) continue;
+    await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: functionName, Environment: { Variables: { ...variables, ...Object.fromEntries(rewritten) } } }));
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 60 }, { FunctionName: functionName });
+    applied.push(...rewritten.map(([name]) => `local API address in ${functionName} ${name}`));
   }
   return applied;
 }

@@ -1,100 +1,76 @@
 /**
- * `npm start`: brings up the local cloud, deploys the stacks to it with the plain CDK CLI, then runs
- * the reference system — places coffee orders through the PlaceOrder function and prints each event
- * as the relay delivers it on both paths (the ordered FIFO subscription and the EventBridge fan-out).
- * The emulator keeps running afterwards so you can explore; `npm run local:stop` stops it.
+ * `npm start`: brings up the local cloud, deploys the coffee shop to it with the plain CDK CLI, opens
+ * the live order board (prints its URL) and runs the shop: a steady trickle of orders through the
+ * HTTP API, staff who brew and serve them, a few cancellations; a live summary in the terminal.
+ * After the first orders it deploys the late-comer (wait-time analytics), which rebuilds from the
+ * services' logs. Ctrl-C stops everything it started.
+ *
+ * `npm run demo` (`--once`) runs a fixed scenario instead and exits 0 when every order is served
+ * (or cancelled), no message is dead-lettered, the late-comer equals the board and an erased
+ * customer can no longer be read anywhere.
  */
-import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeliveryLog, type Delivery, type DeliveryPath } from '../functions/coffee/deliveries/DeliveryLog';
-import type { PlaceOrder } from '../functions/coffee/orders/placeOrder';
-import { auditSubject, discoverStores, PersonalDataSealer } from '../functions/toolkit/privacy';
-import { cloudEnv, ensureCloud, LOG_FILE } from '../localstack/cloud';
-import { deployStacks } from '../localstack/deploy';
+import { Command } from 'commander';
+import { cloudEnv, ensureCloud, LOG_FILE, stopCloud } from '../localstack/cloud';
+import { deployStacks, OUTPUTS_FILE } from '../localstack/deploy';
+import { localApiUrl, localWebSocketUrl } from '../localstack/endpoints';
+import { startBoardServer } from './boardServer';
+import { runScenario, runTrickle } from './demo/scenario';
+import { c } from './demo/terminal';
+import { existsSync, readFileSync } from 'node:fs';
 
-const ORDERS = Number(process.env.ORDERS ?? 6);
-const c = { dim: '\x1b[2m', bold: '\x1b[1m', green: '\x1b[32m', cyan: '\x1b[36m', yellow: '\x1b[33m', red: '\x1b[31m', reset: '\x1b[0m' };
+const options = new Command()
+  .name('npm start --')
+  .option('--once', 'run the fixed scenario and exit (0 when every order is served)')
+  .option('--orders <n>', 'orders in the fixed scenario', (v) => Number.parseInt(v, 10), 10)
+  .parse()
+  .opts<{ once?: boolean; orders: number }>();
 
-const started = Date.now();
-const { endpoint, started: startedHere } = await ensureCloud();
+const began = Date.now();
+const { endpoint, started } = await ensureCloud();
 Object.assign(process.env, cloudEnv(endpoint));
-console.log(`${c.bold}Local cloud${c.reset} ${startedHere ? 'started' : 'reused'} at ${endpoint} ${c.dim}(log: ${LOG_FILE})${c.reset}`);
-console.log(`${c.bold}Deploying${c.reset} the CoffeeOrders stack with cdk deploy …`);
-const outputs = (await deployStacks({ quiet: true })).CoffeeOrders;
-if (!outputs) throw new Error('CoffeeOrders stack outputs missing after deploy');
-console.log(`${c.green}Deployed${c.reset} in ${((Date.now() - started) / 1000).toFixed(1)} s ${c.dim}(log: .local/deploy.log)${c.reset}\n`);
+console.log(`${c.bold}Local cloud${c.reset} ${started ? 'started' : 'reused'} at ${endpoint} ${c.dim}(log: ${LOG_FILE})${c.reset}`);
 
-const lambda = new LambdaClient({});
-const deliveries = new DeliveryLog(new DynamoDBClient({}), outputs.DeliveriesTableName!);
-const products = ['latte', 'espresso', 'cappuccino', 'flat-white', 'mocha', 'americano'] as const;
-const sizes = ['small', 'medium', 'large'] as const;
+// The wait-time analytics join late: on a first deploy they come only after the first orders.
+const previously: Record<string, Record<string, string>> = existsSync(OUTPUTS_FILE) ? JSON.parse(readFileSync(OUTPUTS_FILE, 'utf8')) : {};
+const lateComer = !previously.CoffeeShop?.WaitTimesTableName;
+console.log(`${c.bold}Deploying${c.reset} the CoffeeShop stack with cdk deploy${lateComer ? ' (without the wait-time analytics: they will join late)' : ''} …`);
+let outputs = (await deployStacks({ quiet: true, ...(lateComer ? { context: { 'coffee:analytics': 'false' } } : {}) })).CoffeeShop;
+if (!outputs) throw new Error('CoffeeShop stack outputs missing after deploy');
+console.log(`${c.green}Deployed${c.reset} in ${((Date.now() - began) / 1000).toFixed(1)} s ${c.dim}(log: .local/deploy.log)${c.reset}`);
 
-async function placeOrder(command: unknown): Promise<{ status: string; error?: string; message?: string; eventIds?: string[] }> {
-  const response = await lambda.send(new InvokeCommand({ FunctionName: outputs!.PlaceOrderFunctionName, Payload: JSON.stringify(command) }));
-  const payload = JSON.parse(Buffer.from(response.Payload ?? []).toString() || '{}');
-  if (response.FunctionError) throw new Error(`PlaceOrder failed: ${JSON.stringify(payload)}`);
-  return payload;
-}
+const apiUrl = localApiUrl(outputs.ApiId!);
+const board = await startBoardServer({ config: { apiUrl, liveUrl: localWebSocketUrl(outputs.LiveApiId!, outputs.LiveStageName!) } });
+console.log(`\n${c.bold}Live order board:${c.reset} ${c.cyan}${board.url}${c.reset}   ${c.dim}(API: ${apiUrl})${c.reset}\n`);
 
-async function watch(orderId: string, committedAt: number): Promise<void> {
-  const seen = new Set<DeliveryPath>();
-  const deadline = Date.now() + 30_000;
-  while (seen.size < 2 && Date.now() < deadline) {
-    for (const path of ['ordered', 'fanout'] as const) {
-      if (seen.has(path)) continue;
-      const [first]: Delivery[] = await deliveries.list(path, orderId);
-      if (!first) continue;
-      seen.add(path);
-      const label = path === 'ordered' ? `${c.cyan}FIFO subscriber${c.reset}` : `${c.yellow}bus → rule → queue${c.reset}`;
-      const lag = new Date(first.receivedAt).getTime() - committedAt;
-      console.log(`    ${label.padEnd(28)} ${first.type} ${c.dim}subject=${first.subject} sequence=${first.sequence} id=${first.id} (+${lag} ms)${c.reset}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+const deployLateComer = async (): Promise<Record<string, string>> => {
+  outputs = (await deployStacks({ quiet: true })).CoffeeShop!;
+  return outputs;
+};
+
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  await board.close();
+  if (started) {
+    await stopCloud();
+    console.log(`${c.dim}Stopped the local cloud this run started.${c.reset}`);
+  } else {
+    console.log(`${c.dim}The local cloud at ${endpoint} was already running; left as it was.${c.reset}`);
   }
-  if (seen.size < 2) console.log(`    ${c.red}not delivered within 30 s on: ${['ordered', 'fanout'].filter((p) => !seen.has(p as DeliveryPath)).join(', ')}${c.reset}`);
+  process.exit(code);
+};
+const controller = new AbortController();
+process.on('SIGINT', () => {
+  console.log(`\n${c.dim}Stopping …${c.reset}`);
+  controller.abort();
+});
+
+try {
+  const context = { outputs, apiUrl, lateComer, deployLateComer, signal: controller.signal };
+  const ok = options.once ? await runScenario({ ...context, orders: options.orders }) : await runTrickle(context);
+  await shutdown(ok ? 0 : 1);
+} catch (error) {
+  console.error(`${c.red}${error instanceof Error ? (error.stack ?? error.message) : String(error)}${c.reset}`);
+  await shutdown(1);
 }
-
-const CUSTOMER = { customerId: `cust-${Date.now().toString(36)}`, name: 'Ada Lovelace', email: 'ada@example.com' };
-console.log(`${c.bold}Placing ${ORDERS} orders${c.reset} (the first for a customer whose name and email are sealed; and one malformed command, and one duplicate):\n`);
-let firstOrder = '';
-for (let i = 0; i < ORDERS; i++) {
-  const orderId = `order-${Date.now().toString(36)}-${i}`;
-  firstOrder ||= orderId;
-  const command: PlaceOrder = {
-    orderId,
-    lines: [{ product: products[i % products.length]!, size: sizes[i % sizes.length]!, quantity: 1 + (i % 2) }],
-    ...(i === 0 ? { customer: CUSTOMER } : {}),
-  };
-  const committedAt = Date.now();
-  const result = await placeOrder(command);
-  console.log(`  ${c.green}PlaceOrder${c.reset} ${orderId}: ${command.lines.map((l) => `${l.quantity}× ${l.size} ${l.product}`).join(', ')} → ${result.status}`);
-  await watch(orderId, committedAt);
-  if (i === 1) {
-    const bad = await placeOrder({ orderId: 'x', lines: [{ product: 'tea', quantity: 0 }] });
-    console.log(`  ${c.red}PlaceOrder${c.reset} (malformed) → ${bad.status}: ${bad.error}: ${bad.message}`);
-  }
-  if (i === 2) {
-    const dup = await placeOrder({ orderId: firstOrder, lines: [{ product: 'latte' }] });
-    console.log(`  ${c.red}PlaceOrder${c.reset} ${firstOrder} again → ${dup.status}: ${dup.error}: ${dup.message}`);
-  }
-}
-
-// Crypto-shredding: erase the customer, then audit every table and queue of the stack for them.
-console.log(`\n${c.bold}Erasing customer ${CUSTOMER.customerId}${c.reset} (right to be forgotten):`);
-const erased = JSON.parse(
-  Buffer.from((await lambda.send(new InvokeCommand({ FunctionName: outputs.EraseCustomerFunctionName, Payload: JSON.stringify({ subject: CUSTOMER.customerId, erasedBy: 'npm-start' }) }))).Payload ?? []).toString(),
-);
-console.log(`  ${erased.status} at ${erased.erasedAt} (${erased.mode} mode); published privacy.subject.erased ${erased.eventId}`);
-const eraserEnv = (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: outputs.EraseCustomerFunctionName }))).Environment?.Variables ?? {};
-const sealer = PersonalDataSealer.fromEnvironment({ env: eraserEnv });
-const stores = await discoverStores(new DynamoDBClient({}), new SQSClient({}), (name) => name.startsWith('CoffeeOrders'));
-const audit = await auditSubject({ subject: CUSTOMER.customerId, stores, canOpen: (sealed) => sealer.canOpen(sealed), knownValues: [CUSTOMER.name, CUSTOMER.email] });
-for (const store of audit.stores.filter((s) => s.sealed > 0)) console.log(`  ${store.kind} ${store.name}: ${store.sealed} sealed copies, ${store.readable} readable, ${store.plaintext} plaintext`);
-console.log(`  Audit of ${audit.stores.length} stores: ${audit.clean ? `${c.green}CLEAN${c.reset}: nothing of the customer can be read` : `${c.red}NOT CLEAN${c.reset}`} (npm run ops -- privacy audit ${CUSTOMER.customerId} --known "${CUSTOMER.name}")`);
-
-console.log(`\n${c.bold}Done.${c.reset} The local cloud is still running at ${endpoint}; try, for example:`);
-console.log(`  AWS_ENDPOINT_URL=${endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\`);
-console.log(`    aws lambda invoke --function-name ${outputs.PlaceOrderFunctionName} --cli-binary-format raw-in-base64-out \\`);
-console.log(`    --payload '{"orderId":"my-order","lines":[{"product":"mocha"}]}' /dev/stdout`);
-console.log(`Stop it with: npm run local:stop`);

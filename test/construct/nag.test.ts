@@ -2,7 +2,8 @@ import type { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoffeeOrdersStack } from '../../lib/stacks/CoffeeOrdersStack';
+import { CoffeeBoardSiteStack } from '../../lib/stacks/CoffeeBoardSiteStack';
+import { CoffeeShopStack } from '../../lib/stacks/CoffeeShopStack';
 import {
   acknowledgementsOf,
   acknowledgementsWithoutReason,
@@ -15,21 +16,22 @@ import {
   type PluginReport,
 } from './support/nagReport';
 
-/** The app as bin/app.ts builds it. */
-function coffeeOrdersApp(): { app: App; stack: CoffeeOrdersStack } {
+/** The app as bin/app.ts builds it for AWS: the shop, and the board page's hosting pointing at its APIs. */
+function coffeeShopApp(): { app: App; shop: CoffeeShopStack; site: CoffeeBoardSiteStack } {
   const app = nagCheckedApp();
-  const stack = new CoffeeOrdersStack(app, 'CoffeeOrders');
-  return { app, stack };
+  const shop = new CoffeeShopStack(app, 'CoffeeShop');
+  const site = new CoffeeBoardSiteStack(app, 'CoffeeBoardSite', { apiUrl: shop.apiUrl, liveUrl: shop.liveUrl });
+  return { app, shop, site };
 }
 
 afterAll(removeNagOutdirs);
 
-describe('cdk-nag AwsSolutions checks on the CoffeeOrdersStack', () => {
+describe('cdk-nag AwsSolutions checks on the app (CoffeeShop and CoffeeBoardSite)', () => {
   let app: App;
   let reports: PluginReport[];
 
   beforeAll(() => {
-    ({ app } = coffeeOrdersApp());
+    ({ app } = coffeeShopApp());
     reports = synthesizeReport(app);
   });
 
@@ -37,10 +39,10 @@ describe('cdk-nag AwsSolutions checks on the CoffeeOrdersStack', () => {
     expect(reports, `cdk-nag findings:\n${describeReports(reports)}`).toEqual([]);
   });
 
-  it('report a finding for a non-compliant resource added to the stack', () => {
+  it.each(['shop', 'site'] as const)('report a finding for a non-compliant resource added to the %s stack', (which) => {
     // Arrange: a queue without enforceSSL (and without a dead-letter queue).
-    const { app: other, stack } = coffeeOrdersApp();
-    const queue = new sqs.Queue(stack, 'NonCompliantQueue');
+    const { app: other, ...stacks } = coffeeShopApp();
+    const queue = new sqs.Queue(stacks[which], 'NonCompliantQueue');
 
     // Act
     const otherReports = synthesizeReport(other);

@@ -8,3 +8,5 @@ const app = new App();
 new ProbeStack(app, 'ConformanceProbe');
 new ConsumerTestStack(app, 'ConsumerTest');
 new RelayTestStack(app, 'RelayTest');
+new (await import('../integration/projection/ProjectionTestStack')).ProjectionTestStack(app, 'ProjectionTest');
+new (await import('../integration/live/LiveTestStack')).LiveTestStack(app, 'LiveTest');

@@ -18,6 +18,9 @@ export const OrderLineSchema = z.object({
   quantity: z.number().int().min(1).max(10).default(1),
 }).strict();
 
+/** An order's id, chosen by the client (so a retried request is recognised). */
+export const OrderIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+
 const CustomerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
 
 /** Who ordered, as the command gives it (plaintext, validated). */
@@ -30,7 +33,7 @@ export type Customer = z.infer<typeof CustomerSchema>;
 /** The `PlaceOrder` command. A walk-in order has no customer. */
 export const PlaceOrderSchema = z
   .object({
-    orderId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"'),
+    orderId: OrderIdSchema,
     lines: z.array(OrderLineSchema).min(1, 'an order needs at least one line').max(20),
     customer: CustomerInputSchema.optional(),
   })
@@ -50,7 +53,8 @@ export const OrderPlacedSchema = z.object({
 export type OrderPlaced = z.infer<typeof OrderPlacedSchema>;
 
 export interface OrderState {
-  readonly status: 'placed';
+  readonly status: 'placed' | 'cancelled';
+  readonly cancelledAt?: string;
   readonly lines: OrderPlaced['lines'];
   readonly totalCents: number;
   readonly placedAt: string;
@@ -78,3 +82,7 @@ export function placeOrder(command: PlaceOrder, now: Date, customer?: Customer):
 }
 
 export const orderKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'STATE' });
+
+/** A short human summary of an order's lines, e.g. "2× large latte, espresso". */
+export const summarize = (lines: readonly { product: string; size: string; quantity: number }[]): string =>
+  lines.map((line) => `${line.quantity > 1 ? `${line.quantity}× ` : ''}${line.size === 'medium' ? '' : `${line.size} `}${line.product}`).join(', ');

@@ -37,6 +37,14 @@ export interface ConsumerDefinition<S extends EventSchemas> {
    * dead-lettered at once with `SubjectErasedError` (`'throw'`) — never retried.
    */
   readonly privacy?: { readonly sealer: FieldSealer } & OpenOptions;
+  /**
+   * How duplicates are made harmless. `'event-id'`: Powertools idempotency records (an event id is
+   * applied once within the expiry). `'handler'`: the handler is idempotent by itself (e.g. a
+   * projection's watermarks), so no records are kept — and an event replayed to rebuild a read
+   * model is applied again rather than swallowed as already seen.
+   * @default 'event-id'
+   */
+  readonly idempotency?: 'event-id' | 'handler';
 }
 
 /** What the shell needs; built from the environment unless given (tests). */
@@ -72,13 +80,11 @@ export function defineConsumer<S extends EventSchemas>(
   const dynamodb = dependencies.dynamodb ?? new DynamoDBClient({});
   const persistenceStore = new DynamoDBPersistenceLayer({ tableName: config[CONSUMER_ENV.idempotencyTableName], awsSdkV3Client: dynamodb });
   const parked = new ParkedGroups(dynamodb, config[CONSUMER_ENV.idempotencyTableName]);
-  const applyOnce = makeIdempotent(
-    async (event: ConsumedEvent<S>, context: ConsumerContext) => {
-      await definition.handler(event, context);
-      return { applied: event.id };
-    },
-    { persistenceStore, config: idempotency },
-  );
+  const apply = async (event: ConsumedEvent<S>, context: ConsumerContext) => {
+    await definition.handler(event, context);
+    return { applied: event.id };
+  };
+  const applyOnce = definition.idempotency === 'handler' ? apply : makeIdempotent(apply, { persistenceStore, config: idempotency });
   const policy = {
     maxAttempts: config[CONSUMER_ENV.maxAttempts],
     backoffBaseSeconds: config[CONSUMER_ENV.backoffBaseSeconds],

@@ -87,6 +87,9 @@ export function defineProjection<S extends EventSchemas, T>(
     {
       events: definition.events,
       ...(definition.privacy ? { privacy: definition.privacy } : {}),
+      // The watermarks make a projection idempotent; without idempotency records, a replay after
+      // the table was emptied rebuilds it instead of being swallowed as "already seen".
+      idempotency: 'handler',
       handler: async (event) => {
         const outcome = await projector.project(event);
         if (outcome.kind === 'duplicate') {

@@ -1,12 +1,19 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ToolkitFunction } from '../../../lib/constructs/ToolkitFunction';
 
-/** What the conformance tests deploy: streams and queues feeding the probe function. Test-only. */
+/**
+ * What the conformance tests deploy: streams and queues feeding the probe function; an HTTP API, a
+ * WebSocket API with a push function, and a scheduled rule feeding the API probe. Test-only.
+ */
 export class ProbeStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -76,5 +83,59 @@ export class ProbeStack extends Stack {
     new CfnOutput(this, 'LogTableName', { value: log.tableName });
     new CfnOutput(this, 'StreamedTableName', { value: streamed.tableName });
     new CfnOutput(this, 'FifoQueueUrl', { value: queue.queueUrl });
+    this.addApiProbes(log);
+  }
+
+  /** API Gateway (HTTP API, payload 2.0, CORS; WebSocket API with server push) and a scheduled rule. */
+  private addApiProbes(log: dynamodb.Table): void {
+    const apiProbe = new ToolkitFunction(this, 'ApiProbe', {
+      entry: 'test/conformance/probe/apiProbeHandler.ts',
+      timeout: Duration.seconds(5),
+      environment: { PROBE_LOG_TABLE: log.tableName },
+    });
+    log.grantWriteData(apiProbe);
+
+    const http = new apigwv2.HttpApi(this, 'ProbeHttpApi', {
+      corsPreflight: {
+        allowOrigins: ['*'],
+        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
+        allowHeaders: ['content-type'],
+      },
+    });
+    const httpIntegration = new HttpLambdaIntegration('ApiProbeIntegration', apiProbe);
+    http.addRoutes({ path: '/things', methods: [apigwv2.HttpMethod.POST], integration: httpIntegration });
+    http.addRoutes({ path: '/things/{id}', methods: [apigwv2.HttpMethod.GET], integration: httpIntegration });
+
+    const wsIntegration = (id: string) => new WebSocketLambdaIntegration(id, apiProbe);
+    const live = new apigwv2.WebSocketApi(this, 'ProbeWebSocketApi', {
+      connectRouteOptions: { integration: wsIntegration('WsConnect') },
+      disconnectRouteOptions: { integration: wsIntegration('WsDisconnect') },
+      defaultRouteOptions: { integration: wsIntegration('WsDefault') },
+    });
+    const stage = new apigwv2.WebSocketStage(this, 'ProbeLiveStage', { webSocketApi: live, stageName: 'live', autoDeploy: true });
+    // The server-push function gets the stage's callback URL as AWS gives it (https://<id>.execute-api…/live);
+    // the local deploy rewrites it to the emulator's path-style form (localstack/fixups.ts).
+    const push = new ToolkitFunction(this, 'PushProbe', {
+      entry: 'test/conformance/probe/pushProbeHandler.ts',
+      timeout: Duration.seconds(5),
+      environment: { PROBE_CALLBACK_URL: stage.callbackUrl },
+    });
+    stage.grantManagementApiAccess(push);
+
+    // Fires every minute: the tests check the rule's CloudFormation, not the clock.
+    const schedule = new events.Rule(this, 'ProbeSchedule', {
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(apiProbe, { retryAttempts: 2 })],
+    });
+
+    new CfnOutput(this, 'HttpApiId', { value: http.apiId });
+    new CfnOutput(this, 'HttpApiUrl', { value: http.apiEndpoint });
+    new CfnOutput(this, 'LiveApiId', { value: live.apiId });
+    new CfnOutput(this, 'LiveStageName', { value: stage.stageName });
+    new CfnOutput(this, 'LiveCallbackUrl', { value: stage.callbackUrl });
+    new CfnOutput(this, 'PushFunctionName', { value: push.functionName });
+    new CfnOutput(this, 'ApiProbeFunctionName', { value: apiProbe.functionName });
+    new CfnOutput(this, 'ScheduleRuleName', { value: schedule.ruleName });
+    new CfnOutput(this, 'ScheduleRuleArn', { value: schedule.ruleArn });
   }
 }

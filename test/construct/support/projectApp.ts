@@ -18,6 +18,6 @@ export function projectApp(props: AppProps = {}): App {
 /**
  * Context that bundles no asset (`aws:cdk:bundling-stacks` lists the stacks to bundle; the CDK CLI
  * sets it): for tests that read templates, not code. NodejsFunction still checks that its entry
- * file exists, and CoffeeOrdersStack.test.ts bundles every handler for real.
+ * file exists, and CoffeeShopStack.test.ts bundles every handler for real.
  */
 export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] } as const;

@@ -32,7 +32,6 @@ export class ProjectionTestStack extends Stack {
       ProjectionTableName: projection.table.tableName,
       QueueUrl: consumer.queue.queueUrl,
       DeadLetterQueueUrl: consumer.deadLetterQueue.queueUrl,
-      IdempotencyTableName: consumer.idempotencyTable.tableName,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

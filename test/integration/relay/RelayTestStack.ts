@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DELIVERY_ENV } from '../../../functions/coffee/deliveries/deliveryConfig';
+import { DELIVERY_ENV } from './deliveryConfig';
 import { ToolkitFunction } from '../../../lib/constructs/ToolkitFunction';
 import { TransactionalOutbox } from '../../../lib/constructs/TransactionalOutbox';
 

@@ -4,8 +4,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
 import { parseEvent } from '../../../functions/toolkit/envelope';
-import { DeliveryLog } from '../../../functions/coffee/deliveries/DeliveryLog';
-import { DELIVERY_ENV, DeliveryConfigSchema } from '../../../functions/coffee/deliveries/deliveryConfig';
+import { DeliveryLog } from './DeliveryLog';
+import { DELIVERY_ENV, DeliveryConfigSchema } from './deliveryConfig';
 
 const config = parseConfig(DeliveryConfigSchema);
 const logger = new Logger({ serviceName: 'coffee-deliveries' });

@@ -1,6 +1,6 @@
 import { DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { EventEnvelope } from '../../toolkit/envelope';
+import type { EventEnvelope } from '../../../functions/toolkit/envelope';
 
 /** Which way an event arrived: the ordered FIFO subscription, or the bus rule's fan-out queue. */
 export type DeliveryPath = 'ordered' | 'fanout';

@@ -1,0 +1,43 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseConfig } from '../../toolkit/config/parseConfig';
+import { httpApi, HttpError, json, pathParameter } from '../../toolkit/http/httpApi';
+import { ProjectionReader, type ProjectionRow } from '../../toolkit/projection';
+import { averageWaitSeconds, type OrderWait } from '../analytics/waitTimes';
+import { OrderIdSchema } from '../orders/placeOrder';
+import type { BoardState } from './board';
+import { QUERIES_ENV, QueriesConfigSchema } from './queriesConfig';
+
+const config = parseConfig(QueriesConfigSchema);
+const logger = new Logger({ serviceName: 'coffee-board' });
+const dynamodb = new DynamoDBClient({});
+const board = new ProjectionReader<BoardState>({ dynamodb, tableName: config[QUERIES_ENV.boardTable] });
+const waitTimesTable = config[QUERIES_ENV.waitTimesTable];
+const waitTimes = waitTimesTable === undefined ? undefined : new ProjectionReader<OrderWait>({ dynamodb, tableName: waitTimesTable });
+
+/** A board row as the page shows it: the order's state and the row's revision (newer wins). */
+const boardRow = (row: ProjectionRow<BoardState>) => ({ ...row.state, revision: row.revision });
+
+/** Queries (CQRS): served from the read models only, never from a service's table. */
+export const handler = httpApi(
+  {
+    'GET /board': async () => {
+      const rows = [];
+      for await (const row of board.list()) rows.push(boardRow(row));
+      rows.sort((a, b) => (a.placedAt ?? '').localeCompare(b.placedAt ?? ''));
+      return json(200, { rows });
+    },
+    'GET /board/orders/{orderId}': async (event) => {
+      const orderId = pathParameter(event, 'orderId', OrderIdSchema);
+      const row = await board.get(orderId);
+      if (!row) throw new HttpError(404, 'OrderNotFound', `order ${orderId} is not on the board`);
+      return json(200, boardRow(row));
+    },
+    'GET /analytics/wait-times': async () => {
+      if (!waitTimes) throw new HttpError(404, 'NotDeployed', 'the wait-time analytics are not deployed');
+      const totals = { served: 0, totalWaitMs: 0, cancelled: 0, ...(await waitTimes.summary()) };
+      return json(200, { ...totals, averageWaitSeconds: averageWaitSeconds(totals) ?? null });
+    },
+  },
+  logger,
+);

@@ -1,0 +1,11 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseConfig } from '../../toolkit/config/parseConfig';
+import { Outbox, OUTBOX_ENV, OutboxConfigSchema } from '../../toolkit/outbox';
+
+/** The service's outbox, configured from the environment the `TransactionalOutbox` construct grants. */
+export function outboxFromEnv(client: DynamoDBClient): { readonly outbox: Outbox; readonly tableName: string } {
+  const config = parseConfig(OutboxConfigSchema);
+  const tableName = config[OUTBOX_ENV.tableName];
+  const retention = config[OUTBOX_ENV.retentionSeconds];
+  return { tableName, outbox: new Outbox({ client, tableName, source: config[OUTBOX_ENV.source], ...(retention === undefined ? {} : { retentionSeconds: retention }) }) };
+}

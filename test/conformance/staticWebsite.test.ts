@@ -1,0 +1,175 @@
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+// The SigV4 signer every AWS SDK v3 client uses (a dependency of @aws-sdk/core): the project has no
+// S3 client, and one signed GET is all this test needs.
+import { SignatureV4 } from '@smithy/signature-v4';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { endpointUrl, REGION } from '../../localstack/cloud';
+import { eventually, unique } from '../support/eventually';
+import { knownGap } from '../support/knownGap';
+
+// AWS behaviour relied on by the board page's hosting (lib/constructs/StaticWebsite.ts, deployed by
+// lib/stacks/CoffeeBoardSiteStack.ts on AWS only): CDK's BucketDeployment copies the files with a
+// custom resource whose function is Python and imports boto3 (the Lambda Python runtime ships it), and
+// the bucket is encrypted with the site's KMS key through CloudFormation. A stack of its own, deployed
+// with plain CloudFormation, so that neither gap can break the test app's deploy.
+
+const PYTHON_RUNTIME = 'python3.12';
+const handlerCode = (imports: string) => `${imports}\n\ndef handler(event, context):\n    return {"ok": True}\n`;
+
+const template = {
+  Resources: {
+    Role: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      },
+    },
+    // The control: Python itself runs.
+    PlainPython: {
+      Type: 'AWS::Lambda::Function',
+      Properties: { Runtime: PYTHON_RUNTIME, Handler: 'index.handler', Timeout: 10, Role: { 'Fn::GetAtt': ['Role', 'Arn'] }, Code: { ZipFile: handlerCode('import json') } },
+    },
+    // What the BucketDeployment handler starts with.
+    Boto3Python: {
+      Type: 'AWS::Lambda::Function',
+      Properties: { Runtime: PYTHON_RUNTIME, Handler: 'index.handler', Timeout: 10, Role: { 'Fn::GetAtt': ['Role', 'Arn'] }, Code: { ZipFile: handlerCode('import boto3') } },
+    },
+    Key: {
+      Type: 'AWS::KMS::Key',
+      Properties: {
+        KeyPolicy: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } }, Action: 'kms:*', Resource: '*' }],
+        },
+      },
+    },
+    // As StaticWebsite sets it: the site's key, with an S3 bucket key.
+    Bucket: {
+      Type: 'AWS::S3::Bucket',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': ['Key', 'Arn'] } }, BucketKeyEnabled: true },
+          ],
+        },
+      },
+    },
+  },
+};
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytes = (data: SourceData): string | Uint8Array =>
+  typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+
+/** The `node:crypto` SHA-256 (and HMAC) in the shape the SigV4 signer takes. */
+class Sha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+/** `GetBucketEncryption`, signed as an S3 client would (path-style, on the local endpoint). */
+async function getBucketEncryption(bucket: string): Promise<string> {
+  const url = new URL(`/${bucket}?encryption`, endpointUrl());
+  const signer = new SignatureV4({
+    service: 's3',
+    region: REGION,
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test' },
+    sha256: Sha256,
+    uriEscapePath: false,
+  });
+  const signed = await signer.sign({
+    method: 'GET',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: { encryption: '' },
+    headers: { host: url.host },
+  });
+  const response = await fetch(url, { headers: signed.headers });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`GetBucketEncryption answered ${response.status}: ${body}`);
+  return body;
+}
+
+/** The fields of a `ServerSideEncryptionConfiguration` document this test compares. */
+function encryptionOf(xml: string): { SSEAlgorithm?: string; KMSMasterKeyID?: string; BucketKeyEnabled?: string } {
+  const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
+  return Object.fromEntries(['SSEAlgorithm', 'KMSMasterKeyID', 'BucketKeyEnabled'].flatMap((name) => (field(name) === undefined ? [] : [[name, field(name)]])));
+}
+
+const HandlerResult = z.object({ ok: z.literal(true) });
+
+describe('Static website hosting: a Python custom resource and a KMS-encrypted bucket (conformance)', () => {
+  const cfn = new CloudFormationClient({});
+  const lambda = new LambdaClient({});
+  const stackName = unique('conf-site');
+  const resources = new Map<string, string>();
+
+  beforeAll(async () => {
+    await cfn.send(new CreateStackCommand({ StackName: stackName, TemplateBody: JSON.stringify(template), Capabilities: ['CAPABILITY_IAM'] }));
+    const status = await eventually(
+      async () => (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0]?.StackStatus,
+      (s) => s !== undefined && !s.endsWith('_IN_PROGRESS'),
+      { what: 'stack created', timeoutMs: 60_000 },
+    );
+    expect(status).toBe('CREATE_COMPLETE');
+    for (const r of (await cfn.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? []) {
+      resources.set(r.LogicalResourceId!, r.PhysicalResourceId!);
+    }
+  });
+  afterAll(async () => {
+    await cfn.send(new DeleteStackCommand({ StackName: stackName }));
+  });
+
+  const invoke = async (logicalId: string) => {
+    const result = await lambda.send(new InvokeCommand({ FunctionName: resources.get(logicalId), Payload: new TextEncoder().encode('{}') }));
+    const payload = new TextDecoder().decode(result.Payload);
+    return { statusCode: result.StatusCode, functionError: result.FunctionError, payload };
+  };
+
+  it(`runs a ${PYTHON_RUNTIME} function (inline code)`, async () => {
+    const { statusCode, functionError, payload } = await invoke('PlainPython');
+
+    expect(statusCode).toBe(200);
+    expect(functionError, payload).toBeUndefined();
+    expect(HandlerResult.parse(JSON.parse(payload))).toEqual({ ok: true });
+  });
+
+  knownGap(
+    `runs a ${PYTHON_RUNTIME} function that imports boto3, as the BucketDeployment custom resource does ("No module named 'boto3'")`,
+    'localstack/deploy.ts leaves the CoffeeBoardSite stack out locally (--context local-cloud=true) and npm start serves web/board itself',
+    async () => {
+      const { statusCode, functionError, payload } = await invoke('Boto3Python');
+
+      expect(statusCode).toBe(200);
+      expect(functionError, payload).toBeUndefined();
+      expect(HandlerResult.parse(JSON.parse(payload))).toEqual({ ok: true });
+    },
+  );
+
+  knownGap(
+    'keeps the bucket encryption set through CloudFormation: aws:kms with the stack’s key and a bucket key (not AES256)',
+    'none needed: the board site is not deployed locally; StaticWebsite’s encryption is asserted on the template (test/construct/StaticWebsite.test.ts)',
+    async () => {
+      const keyId = resources.get('Key');
+
+      const encryption = encryptionOf(await getBucketEncryption(resources.get('Bucket')!));
+
+      expect(encryption.SSEAlgorithm).toBe('aws:kms');
+      expect(encryption.KMSMasterKeyID).toMatch(new RegExp(`(^|:key/)${keyId}$`));
+      expect(encryption.BucketKeyEnabled).toBe('true');
+    },
+  );
+});

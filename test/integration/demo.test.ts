@@ -1,0 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+describe('npm run demo (the fixed scenario of npm start, for CI)', () => {
+  it('runs the shop on the deployed stack and exits 0: every order served or cancelled, nothing dead-lettered, the late-comer agrees, the customer erased', () => {
+    // The real command, as a user runs it: it reuses the running local cloud and redeploys (no change).
+    const run = spawnSync('npm', ['run', 'demo', '--', '--orders', '6'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 420_000 });
+    const output = `${run.stdout}\n${run.stderr}`;
+    expect(run.status, output.slice(-4000)).toBe(0);
+    expect(output).toMatch(/Every order served or cancelled, nothing dead-lettered/);
+    expect(output).toMatch(/400 +InvalidCommand/);
+    expect(output).toMatch(/409 +OrderAlreadyPlaced/);
+    expect(output).toMatch(/CLEAN/);
+  }, 480_000);
+});
