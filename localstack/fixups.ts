@@ -9,11 +9,9 @@
 import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeTimeToLiveCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { GetFunctionConfigurationCommand, LambdaClient, UpdateFunctionConfigurationCommand, waitUntilFunctionUpdatedV2 } from '@aws-sdk/client-lambda';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { SourceData } from '@smithy/types';
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { ApiGatewayV2Client, GetApiCommand, UpdateApiCommand, type Cors } from '@aws-sdk/client-apigatewayv2';
 import { readFileSync } from 'node:fs';
-import { endpointUrl, REGION } from './cloud';
+import { endpointUrl } from './cloud';
 import { toLocalApiUrl } from './endpoints';
 
 interface TemplateResource {
@@ -58,65 +56,18 @@ export async function reapplyDroppedProperties(stackName: string, templateFile: 
  */
 async function reapplyHttpApiCors(resources: Record<string, TemplateResource>, physical: Map<string | undefined, string | undefined>): Promise<string[]> {
   const applied: string[] = [];
+  const apiGateway = new ApiGatewayV2Client({});
   for (const [logicalId, resource] of Object.entries(resources)) {
     const cors = resource.Properties?.CorsConfiguration;
     const apiId = physical.get(logicalId);
     if (resource.Type !== 'AWS::ApiGatewayV2::Api' || !cors || !apiId) continue;
-    const wanted = Object.fromEntries(Object.entries(cors).map(([key, value]) => [key.charAt(0).toLowerCase() + key.slice(1), value]));
-    const api = (await apiGatewayV2('GET', `/v2/apis/${encodeURIComponent(apiId)}`)) as { corsConfiguration?: Record<string, unknown> };
-    if (JSON.stringify(api.corsConfiguration ?? {}) === JSON.stringify(wanted)) continue;
-    await apiGatewayV2('PATCH', `/v2/apis/${encodeURIComponent(apiId)}`, { corsConfiguration: wanted });
+    const wanted = cors as Cors;
+    const api = await apiGateway.send(new GetApiCommand({ ApiId: apiId }));
+    if (JSON.stringify(api.CorsConfiguration ?? {}) === JSON.stringify(wanted)) continue;
+    await apiGateway.send(new UpdateApiCommand({ ApiId: apiId, CorsConfiguration: wanted }));
     applied.push(`CORS configuration of HTTP API ${apiId}`);
   }
   return applied;
-}
-
-/** node:crypto behind the hash interface the SigV4 signer takes (`@aws-crypto/sha256-js` is not a dependency here). */
-class Sha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-}
-
-function bytes(data: SourceData): string | Uint8Array {
-  if (typeof data === 'string') return data;
-  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
-}
-
-/**
- * One signed API Gateway v2 management call (REST-JSON) to the local cloud. Used instead of
- * `@aws-sdk/client-apigatewayv2`, which the project does not depend on, for this one local fixup.
- */
-async function apiGatewayV2(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<unknown> {
-  const url = new URL(path, endpointUrl());
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const signer = new SignatureV4({
-    service: 'apigateway',
-    region: process.env.AWS_REGION ?? REGION,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test' },
-    sha256: Sha256,
-  });
-  const signed = await signer.sign({
-    method,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: url.port === '' ? undefined : Number(url.port),
-    path: url.pathname,
-    query: {},
-    headers: { host: url.host, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: payload,
-  });
-  const response = await fetch(url, { method, headers: signed.headers, body: payload });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`API Gateway ${method} ${path} failed: HTTP ${response.status} ${text.slice(0, 200)}`);
-  return text === '' ? {} : (JSON.parse(text) as unknown);
 }
 
 /**

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { CONNECTION_KEY, CONNECTION_TTL_ATTRIBUTE } from '../../functions/toolkit/live/DynamoConnectionStore';
 import { DEFAULT_CONNECTION_TTL_SECONDS, LIVE_ENV, MessageKindSchema } from '../../functions/toolkit/live/liveConfig';
 import { deadLetterQueueAlarm } from './alarms';
-import { grantSendMessage } from './grants';
+import { streamMapping } from './streamMapping';
 import { ToolkitFunction } from './ToolkitFunction';
 
 export interface LiveUpdatesProps {
@@ -211,36 +211,14 @@ export class LiveUpdates extends Construct {
       reason: 'Connection ids are only known at run time: the wildcard is limited to POST (PostToConnection) on the @connections of this API\'s one stage.',
     });
 
-    // The mapping is declared with exact grants (DynamoEventSource would grant kms:ReEncrypt* and more).
-    const streamArn = props.table.tableStreamArn!;
-    iam.Grant.addToPrincipal({
-      grantee: this.pushFunction,
-      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
-      resourceArns: [streamArn],
-    });
-    iam.Grant.addToPrincipal({ grantee: this.pushFunction, actions: ['dynamodb:ListStreams'], resourceArns: ['*'] });
-    props.table.encryptionKey?.grant(this.pushFunction, 'kms:Decrypt');
-    Validations.of(this.pushFunction.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'dynamodb:ListStreams has no resource-level permissions (IAM service authorization reference); it lists stream ARNs only, and the Lambda event-source mapping documents it as required.',
-    });
-    const deadLetterQueue = this.deadLetterQueue;
-    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'PushMapping', {
-      target: this.pushFunction,
-      eventSourceArn: streamArn,
+    this.eventSourceMapping = streamMapping(this, 'PushMapping', {
+      fn: this.pushFunction,
+      table: props.table,
+      deadLetterQueue: this.deadLetterQueue,
       // A push channel shows what changes from now on; a client loads the current state itself.
       startingPosition: lambda.StartingPosition.LATEST,
       batchSize: props.batchSize ?? 100,
-      bisectBatchOnError: true,
-      reportBatchItemFailures: true,
       retryAttempts: props.retryAttempts ?? 3,
-      parallelizationFactor: 1,
-      onFailure: {
-        bind: (_mapping, target) => {
-          grantSendMessage(target, deadLetterQueue);
-          return { destination: deadLetterQueue.queueArn };
-        },
-      },
       filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or('INSERT', 'MODIFY') })],
     });
   }

@@ -12,6 +12,7 @@ import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
+import { streamMapping } from './streamMapping';
 import { ToolkitFunction } from './ToolkitFunction';
 
 export interface RelayOptions {
@@ -126,44 +127,21 @@ export class TransactionalOutbox extends Construct {
       },
     });
 
-    // The mapping is declared with exact grants (DynamoEventSource would grant kms:ReEncrypt* and more).
-    const streamArn = this.table.tableStreamArn!;
-    iam.Grant.addToPrincipal({
-      grantee: this.relayFunction,
-      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
-      resourceArns: [streamArn],
+    this.eventSourceMapping = streamMapping(this, 'RelayMapping', {
+      fn: this.relayFunction,
+      table: this.table,
+      deadLetterQueue: this.deadLetterQueue,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: relay.batchSize ?? 100,
+      ...(relay.maxBatchingWindow ? { maxBatchingWindow: relay.maxBatchingWindow } : {}),
+      retryAttempts: relay.retryAttempts ?? 10,
+      filters: [
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('INSERT'),
+          dynamodb: { NewImage: { [OUTBOX.kindAttribute]: { S: lambda.FilterRule.isEqual(OUTBOX.kindValue) } } },
+        }),
+      ],
     });
-    iam.Grant.addToPrincipal({ grantee: this.relayFunction, actions: ['dynamodb:ListStreams'], resourceArns: ['*'] });
-    // The table's key: this.key for a new table; an existing table's own key, if it has one.
-    this.table.encryptionKey?.grant(this.relayFunction, 'kms:Decrypt');
-    Validations.of(this.relayFunction.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'dynamodb:ListStreams has no resource-level permissions (IAM service authorization reference); it lists stream ARNs only, and the Lambda event-source mapping documents it as required.',
-    });
-    const deadLetterQueue = this.deadLetterQueue;
-    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'RelayMapping', {
-        target: this.relayFunction,
-        eventSourceArn: streamArn,
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: relay.batchSize ?? 100,
-        ...(relay.maxBatchingWindow ? { maxBatchingWindow: relay.maxBatchingWindow } : {}),
-        bisectBatchOnError: true,
-        reportBatchItemFailures: true,
-        retryAttempts: relay.retryAttempts ?? 10,
-        parallelizationFactor: 1,
-        onFailure: {
-          bind: (_mapping, target) => {
-            grantSendMessage(target, deadLetterQueue);
-            return { destination: deadLetterQueue.queueArn };
-          },
-        },
-        filters: [
-          lambda.FilterCriteria.filter({
-            eventName: lambda.FilterRule.isEqual('INSERT'),
-            dynamodb: { NewImage: { [OUTBOX.kindAttribute]: { S: lambda.FilterRule.isEqual(OUTBOX.kindValue) } } },
-          }),
-        ],
-      });
     this.bus.grantPutEventsTo(this.relayFunction);
 
     this.deadLetterAlarm = deadLetterQueueAlarm(

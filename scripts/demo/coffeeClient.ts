@@ -1,22 +1,13 @@
+import type { BoardState } from '../../functions/coffee/board/board';
+
 /** A small client of the coffee shop's HTTP API, as a customer, the staff and the board page use it. */
 export interface ApiAnswer<T = Record<string, unknown>> {
   readonly status: number;
   readonly body: T & { error?: string; message?: string };
 }
 
-export interface BoardRow {
-  readonly orderId: string;
-  readonly status: 'queued' | 'brewing' | 'ready' | 'served' | 'cancelled';
-  readonly summary: string;
-  readonly totalCents: number;
-  readonly placedAt?: string;
-  readonly brewingAt?: string;
-  readonly readyAt?: string;
-  readonly servedAt?: string;
-  readonly cancelledAt?: string;
-  readonly overdue: boolean;
-  readonly revision: number;
-}
+/** A board row as the queries API serves it: the order's state and the row's revision. */
+export type BoardRow = BoardState & { readonly revision: number };
 
 export class CoffeeClient {
   constructor(readonly apiUrl: string) {}
