@@ -41,7 +41,7 @@ export async function deployStacks(options: { app?: string; stacks?: string[]; q
   const result: Record<string, Record<string, string>> = existsSync(outputs) ? JSON.parse(readFileSync(outputs, 'utf8')) : {};
   for (const stackName of Object.keys(result)) {
     for (const fix of await reapplyDroppedProperties(stackName, path.join(outdir, `${stackName}.template.json`))) {
-      console.log(`local cloud fixup: re-applied ${fix} (dropped by the emulator's CloudFormation)`);
+      console.log(`local cloud fixup: ${fix}`);
     }
   }
   return result;

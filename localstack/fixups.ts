@@ -40,7 +40,7 @@ export async function reapplyDroppedProperties(stackName: string, templateFile: 
     const status = current.TimeToLiveDescription?.TimeToLiveStatus;
     if (status === 'ENABLED' || status === 'ENABLING') continue;
     await ddb.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true } }));
-    applied.push(`TTL on ${tableName}.${ttl.AttributeName}`);
+    applied.push(`re-applied TTL on ${tableName}.${ttl.AttributeName} (dropped by the emulator's CloudFormation)`);
   }
   applied.push(...(await reapplyHttpApiCors(template.Resources, physical)));
   applied.push(...(await rewriteApiUrlsInFunctions(template.Resources, physical)));
@@ -65,7 +65,7 @@ async function reapplyHttpApiCors(resources: Record<string, TemplateResource>, p
     const api = await apiGateway.send(new GetApiCommand({ ApiId: apiId }));
     if (JSON.stringify(api.CorsConfiguration ?? {}) === JSON.stringify(wanted)) continue;
     await apiGateway.send(new UpdateApiCommand({ ApiId: apiId, CorsConfiguration: wanted }));
-    applied.push(`CORS configuration of HTTP API ${apiId}`);
+    applied.push(`re-applied the CORS configuration of HTTP API ${apiId} (dropped by the emulator's CloudFormation)`);
   }
   return applied;
 }
@@ -96,7 +96,7 @@ async function rewriteApiUrlsInFunctions(resources: Record<string, TemplateResou
     if (rewritten.length === 0) continue;
     await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: functionName, Environment: { Variables: { ...variables, ...Object.fromEntries(rewritten) } } }));
     await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 60 }, { FunctionName: functionName });
-    applied.push(...rewritten.map(([name]) => `local API address in ${functionName} ${name}`));
+    applied.push(...rewritten.map(([name]) => `pointed ${functionName} ${name} at the local API address`));
   }
   return applied;
 }
