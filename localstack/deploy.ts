@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ACCOUNT, cloudEnv, REGION, ROOT } from './cloud';
@@ -8,17 +8,25 @@ export const OUTPUTS_FILE = path.join(ROOT, '.local', 'outputs.json');
 
 const DEPLOY_LOG = path.join(ROOT, '.local', 'deploy.log');
 
-function cdk(args: string[], quiet: boolean): void {
-  const result = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'cdk'), args, {
+/** Runs the CDK CLI without blocking the event loop (`npm start` keeps the shop running meanwhile). */
+async function cdk(args: string[], quiet: boolean): Promise<void> {
+  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'cdk'), args, {
     cwd: ROOT,
     stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, ...cloudEnv() },
-    maxBuffer: 64 * 1024 * 1024,
   });
-  if (quiet) appendFileSync(DEPLOY_LOG, `$ cdk ${args.join(' ')}\n${result.stdout}${result.stderr}\n`);
-  if (result.status !== 0) {
-    const tail = quiet ? `\n${String(result.stderr).split('\n').slice(-40).join('\n')}` : '';
-    throw new Error(`cdk ${args.join(' ')} failed with exit code ${result.status}${tail}`);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (quiet) appendFileSync(DEPLOY_LOG, `$ cdk ${args.join(' ')}\n${stdout}${stderr}\n`);
+  if (status !== 0) {
+    const tail = quiet ? `\n${stderr.split('\n').slice(-40).join('\n')}` : '';
+    throw new Error(`cdk ${args.join(' ')} failed with exit code ${status}${tail}`);
   }
 }
 
@@ -35,13 +43,15 @@ export async function deployStacks(options: { app?: string; stacks?: string[]; q
   const context = Object.entries({ 'local-cloud': 'true', ...options.context }).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
   const appArgs = [...(options.app ? ['--app', options.app] : []), '--output', outdir, ...context];
   const quiet = options.quiet ?? false;
-  cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`, ...appArgs], quiet);
+  await cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`, ...appArgs], quiet);
   const outputs = options.app ? `${OUTPUTS_FILE}.${path.basename(options.app).replace(/\W/g, '_')}.json` : OUTPUTS_FILE;
-  cdk(['deploy', ...(options.stacks ?? ['--all']), ...appArgs, '--require-approval', 'never', '--outputs-file', outputs, '--progress', 'events'], quiet);
+  await cdk(['deploy', ...(options.stacks ?? ['--all']), ...appArgs, '--require-approval', 'never', '--outputs-file', outputs, '--progress', 'events'], quiet);
   const result: Record<string, Record<string, string>> = existsSync(outputs) ? JSON.parse(readFileSync(outputs, 'utf8')) : {};
   for (const stackName of Object.keys(result)) {
     for (const fix of await reapplyDroppedProperties(stackName, path.join(outdir, `${stackName}.template.json`))) {
-      console.log(`local cloud fixup: ${fix}`);
+      const line = `local cloud fixup: ${fix}`;
+      if (quiet) appendFileSync(DEPLOY_LOG, `${line}\n`);
+      else console.log(line);
     }
   }
   return result;

@@ -62,6 +62,7 @@ const shutdown = async (code: number) => {
 };
 const controller = new AbortController();
 process.on('SIGINT', () => {
+  if (controller.signal.aborted) return;
   console.log(`\n${c.dim}Stopping …${c.reset}`);
   controller.abort();
 });

@@ -48,7 +48,7 @@ async function joinLateComer(context: DemoContext, shop: CoffeeClient): Promise<
     queueUrl: outputs.WaitTimesQueueUrl!,
     types: Object.keys(WAIT_TIME_EVENTS),
   });
-  console.log(`  replayed ${report.sent} logged events of ${report.keys} orders into it (npm run ops -- replay does the same)`);
+  console.log(`  replayed ${report.sent} logged events (${report.keys} keys in 2 logs) into it (npm run ops -- replay does the same)`);
   const totals = await lateComerMatchesBoard(shop);
   console.log(`  ${totals.ok ? c.green : c.red}rebuilt:${c.reset} ${totals.description}`);
   return outputs;
