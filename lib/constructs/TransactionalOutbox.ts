@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -13,7 +15,7 @@ import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
 import { streamMapping } from './streamMapping';
-import { ToolkitFunction } from './ToolkitFunction';
+import { PROJECT_ROOT, ToolkitFunction } from './ToolkitFunction';
 
 export interface RelayOptions {
   /** Stream records per invocation. @default 100 */
@@ -26,7 +28,18 @@ export interface RelayOptions {
   readonly maxAttemptsPerEntry?: number;
   /** @default Duration.minutes(1) */
   readonly timeout?: Duration;
+  /**
+   * The relay's handler file, relative to the repository root, for a service whose relay publishes
+   * more than what it committed — e.g. an older version of an event side by side with the new one
+   * during a schema migration (only the bus gets the copy; ordered subscribers get each event once):
+   * `export const handler = relayHandler({ alsoPublish: registry.downcasts(['wallet.transaction.added']) })`.
+   * @default 'functions/toolkit/relay/handler.ts' (the generic relay)
+   */
+  readonly entry?: string;
 }
+
+/** The generic relay's handler file. */
+export const DEFAULT_RELAY_ENTRY = 'functions/toolkit/relay/handler.ts';
 
 export interface TransactionalOutboxProps {
   /** CloudEvents `source` of the events this service commits (EventBridge `Source`), e.g. `coffee.orders`. */
@@ -115,8 +128,10 @@ export class TransactionalOutbox extends Construct {
 
     const relay = props.relay ?? {};
     this.relayFunction = new ToolkitFunction(this, 'Relay', {
-      entry: 'functions/toolkit/relay/handler.ts',
-      description: `Outbox relay of ${props.source}: stream → EventBridge and ordered FIFO subscribers`,
+      entry: relay.entry ?? DEFAULT_RELAY_ENTRY,
+      description:
+        `Outbox relay of ${props.source}: stream → EventBridge and ordered FIFO subscribers` +
+        (relay.entry && relay.entry !== DEFAULT_RELAY_ENTRY ? ` (handler ${relay.entry})` : ''),
       timeout: relay.timeout ?? Duration.minutes(1),
       environment: {
         POWERTOOLS_SERVICE_NAME: 'outbox-relay',
@@ -195,6 +210,10 @@ function validate(props: TransactionalOutboxProps): void {
   if (!/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/.test(props.source)) problems.push('`source` must look like `app.context`, e.g. `coffee.orders`');
   if (props.tableProps && ('partitionKey' in props.tableProps || 'sortKey' in props.tableProps || 'stream' in props.tableProps)) {
     problems.push('`tableProps` must not set partitionKey, sortKey or stream: the outbox defines them');
+  }
+  const entry = props.relay?.entry;
+  if (entry !== undefined && (path.isAbsolute(entry) || !/\.ts$/.test(entry) || !fs.existsSync(path.join(PROJECT_ROOT, entry)))) {
+    problems.push(`\`relay.entry\` must name an existing .ts handler file relative to the repository root (got ${entry})`);
   }
   if (problems.length > 0) throw new Error(`TransactionalOutbox: ${problems.join('; ')}`);
 }

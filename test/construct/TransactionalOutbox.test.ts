@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Duration, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -347,5 +350,67 @@ describe('TransactionalOutbox alarm actions', () => {
     for (const alarm of [outbox.deadLetterAlarm, outbox.iteratorAgeAlarm]) {
       expect(propertiesOf(template, stack, alarm).AlarmActions).toEqual(['arn:aws:sns:us-east-1:111111111111:on-call']);
     }
+  });
+});
+
+describe('TransactionalOutbox relay.entry (a service relay that publishes old versions side by side)', () => {
+  const DUAL_RELAY = 'test/fixtures/relay/dualPublishingRelay.ts';
+
+  it('runs the service relay file with the same environment and permissions as the generic relay, and names it', () => {
+    // arrange
+    const genericStack = newStack();
+    const generic = newOutbox(genericStack);
+    const dualStack = newStack();
+
+    // act
+    const dual = newOutbox(dualStack, { relay: { entry: DUAL_RELAY } });
+
+    // assert
+    const dualTemplate = Template.fromStack(dualStack);
+    const relay = propertiesOf(dualTemplate, dualStack, dual.relayFunction);
+    expect(relay.Description).toContain(`(handler ${DUAL_RELAY})`);
+    expect(propertiesOf(Template.fromStack(genericStack), genericStack, generic.relayFunction).Description).not.toContain('handler');
+    expect(Object.keys(relay.Environment.Variables).sort()).toEqual(
+      Object.keys(propertiesOf(Template.fromStack(genericStack), genericStack, generic.relayFunction).Environment.Variables).sort(),
+    );
+    expect(permissionsOf(dualTemplate, dualStack, dual.relayFunction.role)).toEqual(
+      permissionSet(
+        allow(['logs:CreateLogStream', 'logs:PutLogEvents'], dualStack.resolve(dual.relayFunction.logGroup.logGroupArn)),
+        allow(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], dualStack.resolve(dual.table.tableStreamArn)),
+        allow(['dynamodb:ListStreams'], '*'),
+        allow(['kms:Decrypt', 'kms:GenerateDataKey'], dualStack.resolve(dual.key.keyArn)),
+        allow(['sqs:SendMessage'], dualStack.resolve(dual.deadLetterQueue.queueArn)),
+        allow(['events:PutEvents'], dualStack.resolve(dual.bus.eventBusArn)),
+      ),
+    );
+  });
+
+  it('bundles the service relay file: its bundle carries the downcaster, the generic one does not', () => {
+    // arrange: bundled for real (local esbuild)
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'dual-relay-'));
+    try {
+      const app = projectApp({ outdir });
+      const dual = newOutbox(new Stack(app, 'Dual'), { relay: { entry: DUAL_RELAY } });
+      const generic = newOutbox(new Stack(app, 'Generic'));
+
+      // act
+      app.synth();
+
+      // assert
+      const bundleOf = (fn: lambda.IFunction): string => {
+        const template = Template.fromStack(Stack.of(fn));
+        const key: string = propertiesOf(template, Stack.of(fn), fn).Code.S3Key;
+        return fs.readFileSync(path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js'), 'utf8');
+      };
+      expect(bundleOf(dual.relayFunction)).toContain('wallet.transaction.added');
+      expect(bundleOf(generic.relayFunction)).not.toContain('wallet.transaction.added');
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('refuses an entry that is not an existing .ts file under the repository root, in its one error', () => {
+    expect(() => newOutbox(newStack(), { relay: { entry: 'functions/wallet/noSuchRelay.ts' } })).toThrow(/`relay.entry` must name an existing \.ts handler file.*noSuchRelay/);
+    expect(() => newOutbox(newStack(), { relay: { entry: '/etc/passwd' } })).toThrow(/`relay.entry`/);
   });
 });

@@ -4,9 +4,12 @@ import { PoisonMessageError } from './errors';
 
 /**
  * The event types a consumer handles: type → the zod schema of its `data`, for `dataversion` 1, or
- * `{ version, schema }` for another version. Older versions are lifted by upcasters (a later issue).
+ * `{ version, schema }` for another version, or `{ version, schema, upcast }` to accept every older
+ * version too and lift it to `version` first (a schema registry's `consumerSchemas()` builds these).
  */
-export type EventSchemas = Readonly<Record<string, z.ZodType | { readonly version: number; readonly schema: z.ZodType }>>;
+export type EventSchemas = Readonly<
+  Record<string, z.ZodType | { readonly version: number; readonly schema: z.ZodType; readonly upcast?: (fromVersion: number, data: unknown) => unknown }>
+>;
 
 type DataOf<S> = S extends { schema: infer Z extends z.ZodType } ? z.infer<Z> : S extends z.ZodType ? z.infer<S> : never;
 
@@ -36,16 +39,26 @@ export function decodeMessage<S extends EventSchemas>(body: string, schemas: S):
   if (entry === undefined) {
     throw new PoisonMessageError(`event type ${envelope.type} is not handled by this consumer (handles: ${Object.keys(schemas).join(', ')})`, envelope.id);
   }
-  const { version, schema } = 'schema' in entry ? entry : { version: 1, schema: entry };
+  const { version, schema, upcast } = 'schema' in entry ? entry : { version: 1, schema: entry, upcast: undefined };
+  let raw = envelope.data;
   if (envelope.dataversion !== version) {
-    throw new PoisonMessageError(`event ${envelope.type} has dataversion ${envelope.dataversion}, this consumer reads version ${version}`, envelope.id);
+    if (upcast === undefined || envelope.dataversion > version) {
+      throw new PoisonMessageError(`event ${envelope.type} has dataversion ${envelope.dataversion}, this consumer reads version ${version}`, envelope.id);
+    }
+    try {
+      raw = upcast(envelope.dataversion, envelope.data);
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'upcaster failed';
+      throw new PoisonMessageError(`event ${envelope.type} ${envelope.id} could not be upcast from version ${envelope.dataversion} to ${version}: ${reason}`, envelope.id, { cause: error });
+    }
   }
-  const data = (schema as z.ZodType).safeParse(envelope.data);
+  const data = (schema as z.ZodType).safeParse(raw);
   if (!data.success) {
     const problems = data.error.issues.map((i) => `data.${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new PoisonMessageError(`event ${envelope.type} ${envelope.id} does not match its schema: ${problems}`, envelope.id);
   }
-  return { ...envelope, data: data.data } as ConsumedEvent<S>;
+  // Upcast data follows `version` now, and the envelope says so.
+  return { ...envelope, dataversion: version, data: data.data } as ConsumedEvent<S>;
 }
 
 function isEventBridgeEvent(value: unknown): value is { detail: unknown } {

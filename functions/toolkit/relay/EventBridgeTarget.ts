@@ -10,6 +10,8 @@ export class EventBridgeTarget implements EventTarget {
   readonly name: string;
   readonly maxEntries = PUT_EVENTS_LIMITS.maxEntries;
   readonly maxBytes = PUT_EVENTS_LIMITS.maxBytes;
+  /** Fan-out consumers choose a version by their rule's pattern (`detail.dataversion`). */
+  readonly receivesCopies = true;
 
   constructor(
     private readonly client: EventBridgeClient,

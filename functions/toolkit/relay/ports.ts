@@ -15,6 +15,13 @@ export interface EventTarget {
   readonly maxEntries: number;
   /** Most bytes per call. */
   readonly maxBytes: number;
+  /**
+   * Whether this target also gets the extra copies of `RelayDependencies.alsoPublish` (e.g. an older
+   * version of an event during a schema migration). The bus does: each fan-out consumer's rule picks
+   * the version it reads. Ordered FIFO subscribers do not: they get each event once, as committed.
+   * @default false
+   */
+  readonly receivesCopies?: boolean;
   /** Bytes this event counts against `maxBytes`. */
   sizeOf(event: EventEnvelope): number;
   /**

@@ -15,6 +15,14 @@ export interface RelayDependencies {
   readonly random?: () => number;
   /** Told about each failed attempt, for logs and metrics (ids and codes only). */
   readonly onAttemptFailed?: (failure: AttemptFailure) => void;
+  /**
+   * Extra copies of a committed event to publish right after it, to the targets that receive copies
+   * (the bus), e.g. its older version during a schema migration (`registry.downcasts([...])`). A copy
+   * carries its own id, derived from the original's. If this throws, the record fails like an
+   * undeliverable one: the batch stops there and the record is retried, then dead-lettered.
+   * @default no copies
+   */
+  readonly alsoPublish?: (event: EventEnvelope) => readonly EventEnvelope[];
 }
 
 export interface AttemptFailure {
@@ -59,9 +67,11 @@ export async function relayBatch(records: readonly RelayRecord[], deps: RelayDep
     else deadLettered = poison.length;
   });
   const targetsDone = deps.targets.map(async (target) => {
-    const result = await deliver(target, events, deps);
+    const planned = target.receivesCopies && deps.alsoPublish ? withCopies(events, deps.alsoPublish) : { events };
+    const result = await deliver(target, planned.events, deps);
     delivered[target.name] = result.delivered;
     if (result.failure) failures.push(result.failure);
+    if (planned.failure) failures.push(planned.failure);
   });
   await Promise.all([poisonDone, ...targetsDone]);
 
@@ -88,6 +98,24 @@ async function deadLetter(
       await deps.sleep(backoffDelay(deps.policy, attempt, deps.random));
     }
   }
+}
+
+/** Each event followed by its copies (same record index); stops at the first event whose copies cannot be made. */
+function withCopies(
+  events: ReadonlyArray<{ index: number; event: EventEnvelope }>,
+  alsoPublish: (event: EventEnvelope) => readonly EventEnvelope[],
+): { events: Array<{ index: number; event: EventEnvelope }>; failure?: { index: number; error: unknown } } {
+  const out: Array<{ index: number; event: EventEnvelope }> = [];
+  for (const item of events) {
+    let copies: readonly EventEnvelope[];
+    try {
+      copies = alsoPublish(item.event);
+    } catch (error) {
+      return { events: out, failure: { index: item.index, error } };
+    }
+    out.push(item, ...copies.map((event) => ({ index: item.index, event })));
+  }
+  return { events: out };
 }
 
 /** Sends the events to one target chunk by chunk, in order; stops at the first chunk it cannot finish. */
