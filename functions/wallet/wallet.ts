@@ -1,0 +1,137 @@
+import type { z } from 'zod';
+import type { Decider, DomainEvent } from '../toolkit/eventsource';
+import { DomainRejection } from '../toolkit/eventsource';
+import type { AccountClearedV1, AccountFlaggedV1, AccountOpenedV1, Currency, Money, TransactionAddedV2, TransferStepV1 } from './schemas';
+
+/** The wallet's events as its decider sees them: always at the latest version (the store upcasts). */
+export type WalletEvent =
+  | DomainEvent<'wallet.account.opened', z.infer<typeof AccountOpenedV1>>
+  | DomainEvent<'wallet.transaction.added', TransactionAddedV2>
+  | DomainEvent<'wallet.account.flagged', z.infer<typeof AccountFlaggedV1>>
+  | DomainEvent<'wallet.account.cleared', z.infer<typeof AccountClearedV1>>
+  | DomainEvent<'wallet.funds.reserved' | 'wallet.funds.released' | 'wallet.funds.reservation.confirmed' | 'wallet.transfer.credited' | 'wallet.transfer.credit.reversed', z.infer<typeof TransferStepV1>>;
+
+export interface WalletState {
+  readonly opened: boolean;
+  readonly currency?: Currency;
+  /** Minor units: every transaction, confirmed transfer out, and transfer credited in. */
+  readonly balance: number;
+  /** Open reservations of transfers out, by transfer id (minor units). */
+  readonly reserved: Readonly<Record<string, number>>;
+  /** Transfers credited in and not reversed, by transfer id (minor units). */
+  readonly credited: Readonly<Record<string, number>>;
+  /** Transfers whose reservation was confirmed or released, or whose credit was reversed: done. */
+  readonly settled: readonly string[];
+  readonly flagged?: { readonly reason: string; readonly fraudEventId: string };
+}
+
+export const initialWallet: WalletState = { opened: false, balance: 0, reserved: {}, credited: {}, settled: [] };
+
+/** What may be spent: the balance less what open transfers have reserved. */
+export const available = (state: WalletState): number => state.balance - Object.values(state.reserved).reduce((sum, amount) => sum + amount, 0);
+
+export type WalletCommand =
+  | { readonly kind: 'OpenAccount'; readonly accountId: string; readonly holderName: string; readonly currency: Currency; readonly at: string }
+  | { readonly kind: 'AddTransaction'; readonly accountId: string; readonly transactionId: string; readonly amount: Money; readonly payee?: { readonly name: string; readonly country: string }; readonly at: string }
+  | { readonly kind: 'FlagAccount'; readonly accountId: string; readonly reason: string; readonly fraudEventId: string; readonly at: string }
+  | { readonly kind: 'ClearAccount'; readonly accountId: string; readonly clearedBy: string; readonly at: string }
+  | { readonly kind: 'ReserveFunds' | 'ReleaseReservation' | 'ConfirmReservation' | 'CreditTransfer' | 'ReverseCredit'; readonly accountId: string; readonly transferId: string; readonly amount: Money; readonly at: string };
+
+const reject = (code: string, message: string): never => {
+  throw new DomainRejection(code, message);
+};
+
+function requireOpen(state: WalletState, accountId: string): void {
+  if (!state.opened) reject('AccountNotFound', `there is no account ${accountId}`);
+}
+
+function requireCurrency(state: WalletState, money: Money): void {
+  if (money.currency !== state.currency) reject('CurrencyMismatch', `the account is in ${state.currency}, the amount in ${money.currency}`);
+}
+
+function requireSpendable(state: WalletState, accountId: string, amount: number): void {
+  if (state.flagged) reject('AccountFlagged', `account ${accountId} is flagged after a fraud detection: debits are refused until it is cleared`);
+  if (available(state) < amount) reject('InsufficientFunds', `account ${accountId} has ${available(state)} available, ${amount} needed`);
+}
+
+const step = (type: Extract<WalletEvent, { data: z.infer<typeof TransferStepV1> }>['type'], command: Extract<WalletCommand, { transferId: string }>): WalletEvent[] => [
+  { type, data: { accountId: command.accountId, transferId: command.transferId, amount: command.amount, at: command.at } },
+];
+
+/** Decides a wallet command. Pure: time and ids arrive in the command. Repeats of a transfer step are no-ops. */
+export function decideWallet(command: WalletCommand, state: WalletState): WalletEvent[] {
+  switch (command.kind) {
+    case 'OpenAccount':
+      if (state.opened) reject('AccountExists', `account ${command.accountId} is already open`);
+      return [{ type: 'wallet.account.opened', data: { accountId: command.accountId, holder: { name: command.holderName }, currency: command.currency, openedAt: command.at } }];
+    case 'AddTransaction': {
+      requireOpen(state, command.accountId);
+      requireCurrency(state, command.amount);
+      if (command.amount.amount === 0) reject('InvalidAmount', 'a transaction moves a non-zero amount');
+      if (command.amount.amount < 0) requireSpendable(state, command.accountId, -command.amount.amount);
+      return [{ type: 'wallet.transaction.added', data: { accountId: command.accountId, transactionId: command.transactionId, amount: command.amount, ...(command.payee ? { payee: command.payee } : {}), at: command.at } }];
+    }
+    case 'FlagAccount':
+      requireOpen(state, command.accountId);
+      if (state.flagged) return [];
+      return [{ type: 'wallet.account.flagged', data: { accountId: command.accountId, reason: command.reason, fraudEventId: command.fraudEventId, flaggedAt: command.at } }];
+    case 'ClearAccount':
+      requireOpen(state, command.accountId);
+      if (!state.flagged) reject('NotFlagged', `account ${command.accountId} is not flagged`);
+      return [{ type: 'wallet.account.cleared', data: { accountId: command.accountId, clearedBy: command.clearedBy, clearedAt: command.at } }];
+    case 'ReserveFunds':
+      requireOpen(state, command.accountId);
+      requireCurrency(state, command.amount);
+      if (command.transferId in state.reserved || state.settled.includes(command.transferId)) return [];
+      requireSpendable(state, command.accountId, command.amount.amount);
+      return step('wallet.funds.reserved', command);
+    case 'ReleaseReservation':
+      return command.transferId in state.reserved ? step('wallet.funds.released', command) : [];
+    case 'ConfirmReservation':
+      if (state.settled.includes(command.transferId)) return [];
+      if (!(command.transferId in state.reserved)) reject('NoReservation', `transfer ${command.transferId} has no reservation on account ${command.accountId}`);
+      return step('wallet.funds.reservation.confirmed', command);
+    case 'CreditTransfer':
+      requireOpen(state, command.accountId);
+      requireCurrency(state, command.amount);
+      if (command.transferId in state.credited || state.settled.includes(command.transferId)) return [];
+      return step('wallet.transfer.credited', command);
+    case 'ReverseCredit':
+      return command.transferId in state.credited ? step('wallet.transfer.credit.reversed', command) : [];
+  }
+}
+
+const without = (record: Readonly<Record<string, number>>, key: string): Record<string, number> => Object.fromEntries(Object.entries(record).filter(([k]) => k !== key));
+
+/** The state after one event. Pure. */
+export function evolveWallet(state: WalletState, event: WalletEvent): WalletState {
+  switch (event.type) {
+    case 'wallet.account.opened':
+      return { ...state, opened: true, currency: event.data.currency };
+    case 'wallet.transaction.added':
+      return { ...state, balance: state.balance + event.data.amount.amount };
+    case 'wallet.account.flagged':
+      return { ...state, flagged: { reason: event.data.reason, fraudEventId: event.data.fraudEventId } };
+    case 'wallet.account.cleared': {
+      const { flagged: _cleared, ...rest } = state;
+      return rest;
+    }
+    case 'wallet.funds.reserved':
+      return { ...state, reserved: { ...state.reserved, [event.data.transferId]: event.data.amount.amount } };
+    case 'wallet.funds.released':
+      return { ...state, reserved: without(state.reserved, event.data.transferId), settled: [...state.settled, event.data.transferId] };
+    case 'wallet.funds.reservation.confirmed':
+      return { ...state, balance: state.balance - (state.reserved[event.data.transferId] ?? 0), reserved: without(state.reserved, event.data.transferId), settled: [...state.settled, event.data.transferId] };
+    case 'wallet.transfer.credited':
+      return { ...state, balance: state.balance + event.data.amount.amount, credited: { ...state.credited, [event.data.transferId]: event.data.amount.amount } };
+    case 'wallet.transfer.credit.reversed':
+      return { ...state, balance: state.balance - (state.credited[event.data.transferId] ?? 0), credited: without(state.credited, event.data.transferId), settled: [...state.settled, event.data.transferId] };
+  }
+}
+
+/** The wallet aggregate as a decider for the toolkit's event store. */
+export const walletDecider: Decider<WalletCommand, WalletState, WalletEvent> = {
+  initialState: initialWallet,
+  evolve: evolveWallet,
+  decide: decideWallet,
+};

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_FRAUD_RULES, emptyWatch, watchTransaction, type AccountWatch } from '../../functions/fraud/rules';
+import { DomainRejection } from '../../functions/toolkit/eventsource';
+import type { TransactionAddedV2 } from '../../functions/wallet/schemas';
+import { available, decideWallet, evolveWallet, initialWallet, type WalletCommand, type WalletEvent, type WalletState } from '../../functions/wallet/wallet';
+
+const AT = '2026-11-23T10:00:00.000Z';
+const eur = (amount: number) => ({ amount, currency: 'EUR' as const });
+const given = (...events: WalletEvent[]): WalletState => events.reduce(evolveWallet, initialWallet);
+const when = (state: WalletState, command: WalletCommand) => decideWallet(command, state);
+const rejectionOf = (state: WalletState, command: WalletCommand): { code: string; message: string } => {
+  try {
+    decideWallet(command, state);
+  } catch (error) {
+    if (error instanceof DomainRejection) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a rejection');
+};
+
+const opened: WalletEvent = { type: 'wallet.account.opened', data: { accountId: 'a-1', holder: { name: 'pd1:sealed' }, currency: 'EUR', openedAt: AT } };
+const credit = (amount: number, transactionId = `t-${amount}`): WalletEvent => ({ type: 'wallet.transaction.added', data: { accountId: 'a-1', transactionId, amount: eur(amount), at: AT } });
+const flagged: WalletEvent = { type: 'wallet.account.flagged', data: { accountId: 'a-1', reason: 'velocity', fraudEventId: 'f-1', flaggedAt: AT } };
+const transferStep = (type: WalletCommand['kind'], transferId: string, amount: number): WalletCommand => ({ kind: type, accountId: 'a-1', transferId, amount: eur(amount), at: AT }) as WalletCommand;
+
+describe('wallet decider', () => {
+  it('given an open account with 100.00, when 30.00 is debited, then the transaction is added and the balance is 70.00', () => {
+    const state = given(opened, credit(10_000));
+    const events = when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT });
+    expect(events).toEqual([{ type: 'wallet.transaction.added', data: { accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT } }]);
+    expect(given(opened, credit(10_000), ...events).balance).toBe(7_000);
+  });
+
+  it('refuses a debit above the available balance, in another currency, or of zero, saying why', () => {
+    const state = given(opened, credit(1_000));
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-2_000), at: AT })).toMatchObject({ code: 'InsufficientFunds' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: { amount: 100, currency: 'USD' }, at: AT })).toMatchObject({ code: 'CurrencyMismatch' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(0), at: AT })).toMatchObject({ code: 'InvalidAmount' });
+    expect(rejectionOf(initialWallet, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(1), at: AT })).toMatchObject({ code: 'AccountNotFound' });
+  });
+
+  it('given a flagged account, debits are refused until it is cleared; credits still land', () => {
+    const state = given(opened, credit(10_000), flagged);
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toMatchObject({ code: 'AccountFlagged', message: expect.stringMatching(/until it is cleared/) });
+    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(100), at: AT })).toHaveLength(1);
+    expect(when(state, { kind: 'FlagAccount', accountId: 'a-1', reason: 'again', fraudEventId: 'f-2', at: AT })).toEqual([]);
+    const cleared = given(opened, credit(10_000), flagged, ...when(state, { kind: 'ClearAccount', accountId: 'a-1', clearedBy: 'ops', at: AT }));
+    expect(when(cleared, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toHaveLength(1);
+  });
+
+  it('reserves for a transfer (available drops, balance stays), confirms (balance drops) or releases (available back), each once', () => {
+    const state = given(opened, credit(10_000));
+    const reserved = given(opened, credit(10_000), ...when(state, transferStep('ReserveFunds', 'x-1', 4_000)));
+    expect([reserved.balance, available(reserved)]).toEqual([10_000, 6_000]);
+    expect(when(reserved, transferStep('ReserveFunds', 'x-1', 4_000))).toEqual([]);
+    const confirmed = [...when(reserved, transferStep('ConfirmReservation', 'x-1', 4_000))].reduce(evolveWallet, reserved);
+    expect([confirmed.balance, available(confirmed)]).toEqual([6_000, 6_000]);
+    expect(when(confirmed, transferStep('ConfirmReservation', 'x-1', 4_000))).toEqual([]);
+    const released = [...when(reserved, transferStep('ReleaseReservation', 'x-1', 4_000))].reduce(evolveWallet, reserved);
+    expect([released.balance, available(released)]).toEqual([10_000, 10_000]);
+    expect(when(released, transferStep('ReleaseReservation', 'x-1', 4_000))).toEqual([]);
+    expect(rejectionOf(state, transferStep('ConfirmReservation', 'x-9', 1))).toMatchObject({ code: 'NoReservation' });
+  });
+
+  it('credits a transfer once and reverses it once (compensation)', () => {
+    const state = given(opened);
+    const credited = [...when(state, transferStep('CreditTransfer', 'x-1', 2_500))].reduce(evolveWallet, state);
+    expect(credited.balance).toBe(2_500);
+    expect(when(credited, transferStep('CreditTransfer', 'x-1', 2_500))).toEqual([]);
+    const reversed = [...when(credited, transferStep('ReverseCredit', 'x-1', 2_500))].reduce(evolveWallet, credited);
+    expect(reversed.balance).toBe(0);
+    expect(when(reversed, transferStep('ReverseCredit', 'x-1', 2_500))).toEqual([]);
+    expect(when(reversed, transferStep('CreditTransfer', 'x-1', 2_500))).toEqual([]);
+  });
+
+  it('refuses to reserve on a flagged account or beyond what is available', () => {
+    expect(rejectionOf(given(opened, credit(10_000), flagged), transferStep('ReserveFunds', 'x-1', 1))).toMatchObject({ code: 'AccountFlagged' });
+    expect(rejectionOf(given(opened, credit(1_000)), transferStep('ReserveFunds', 'x-1', 1_001))).toMatchObject({ code: 'InsufficientFunds' });
+  });
+});
+
+const tx = (transactionId: string, amount: number, secondsAfter: number, country?: string): TransactionAddedV2 => ({
+  accountId: 'a-1',
+  transactionId,
+  amount: eur(amount),
+  at: new Date(Date.parse(AT) + secondsAfter * 1000).toISOString(),
+  ...(country ? { payee: { name: 'pd1:sealed', country } } : {}),
+});
+const run = (transactions: TransactionAddedV2[]) =>
+  transactions.reduce<{ watch: AccountWatch; fired: string[] }>(
+    (acc, t) => {
+      const { watch, detections } = watchTransaction(acc.watch, t);
+      return { watch, fired: [...acc.fired, ...detections.map((d) => `${d.rule}@${t.transactionId}`)] };
+    },
+    { watch: emptyWatch, fired: [] },
+  );
+
+describe('fraud rules', () => {
+  it('velocity: the 6th transaction within 60 s fires, listing the six; spread out they do not', () => {
+    expect(run(Array.from({ length: 6 }, (_, i) => tx(`t${i}`, -100, i * 5))).fired).toEqual(['velocity@t5']);
+    expect(run(Array.from({ length: 6 }, (_, i) => tx(`t${i}`, -100, i * 15))).fired).toEqual([]);
+    const { detections } = watchTransaction(run(Array.from({ length: 5 }, (_, i) => tx(`t${i}`, -100, i))).watch, tx('t5', -100, 5));
+    expect(detections[0]?.transactionIds).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+  });
+  it('large debit: above the limit fires, at the limit or a large credit does not', () => {
+    expect(run([tx('t1', -(DEFAULT_FRAUD_RULES.largeDebitMinorUnits + 1), 0)]).fired).toEqual(['large-debit@t1']);
+    expect(run([tx('t1', -DEFAULT_FRAUD_RULES.largeDebitMinorUnits, 0), tx('t2', 500_000, 100)]).fired).toEqual([]);
+  });
+  it('new payee abroad: the first payment to a foreign country fires once; home and known countries do not', () => {
+    expect(run([tx('t1', -500, 0, 'NL'), tx('t2', -500, 100, 'BR'), tx('t3', -500, 200, 'BR')]).fired).toEqual(['new-payee-abroad@t2']);
+  });
+  it('is deterministic: the same events give the same detections (a replay does not invent new ones)', () => {
+    const events = [tx('t1', -500, 0, 'BR'), ...Array.from({ length: 6 }, (_, i) => tx(`v${i}`, -10, 10 + i))];
+    expect(run(events)).toEqual(run(events));
+  });
+});
