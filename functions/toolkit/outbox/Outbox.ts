@@ -108,6 +108,8 @@ export class Outbox {
   }
 
   private toTransactItem(write: PlannedWrite): TransactWriteItem {
+    const item = marshall(write.item, { removeUndefinedValues: true, convertClassInstanceToMap: true });
+    if (write.condition.kind === 'none') return { Put: { TableName: write.tableName ?? this.options.tableName, Item: item } };
     const condition: Pick<Put, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
       write.condition.kind === 'absent'
         ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': OUTBOX.partitionKey } }
@@ -118,8 +120,8 @@ export class Outbox {
           };
     return {
       Put: {
-        TableName: this.options.tableName,
-        Item: marshall(write.item, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
+        TableName: write.tableName ?? this.options.tableName,
+        Item: item,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ...condition,
       },

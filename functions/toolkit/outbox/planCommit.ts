@@ -28,6 +28,20 @@ export interface AggregateChange {
   readonly state: object;
   /** At least one event; each raises the version by one. */
   readonly events: readonly NewEvent[];
+  /**
+   * Further items written unconditionally in the same transaction, computed from this change's
+   * events as committed (ids, sequences, personal fields sealed), e.g. an event-sourced stream's
+   * snapshot of the state they lead to. Each counts towards the transaction's limits.
+   */
+  readonly puts?: (events: readonly EventEnvelope[]) => readonly CommitPut[];
+}
+
+/** An item put without a condition, in the commit's transaction. */
+export interface CommitPut {
+  /** @default the outbox table */
+  readonly tableName?: string;
+  /** The whole item, key included; not the key of the aggregate or of one of its events. */
+  readonly item: Readonly<Record<string, unknown>>;
 }
 
 export interface CommitContext {
@@ -39,8 +53,11 @@ export interface CommitContext {
   readonly retentionSeconds?: number;
 }
 
-/** What a write must find: no item (a new aggregate or event), or the aggregate at `version`. */
-export type WriteCondition = { readonly kind: 'absent' } | { readonly kind: 'version'; readonly version: number };
+/**
+ * What a write must find: no item (a new aggregate or event), the aggregate at `version`, or
+ * anything (`none`: an unconditional put of `AggregateChange.puts`).
+ */
+export type WriteCondition = { readonly kind: 'absent' } | { readonly kind: 'version'; readonly version: number } | { readonly kind: 'none' };
 
 export interface PlannedWrite {
   readonly item: Readonly<Record<string, unknown>>;
@@ -48,6 +65,8 @@ export interface PlannedWrite {
   /** The aggregate this write belongs to (for conflict reports). */
   readonly aggregateId: string;
   readonly isEvent: boolean;
+  /** @default the outbox table */
+  readonly tableName?: string;
 }
 
 export interface CommitPlan {
@@ -100,6 +119,7 @@ export function planCommit(changes: readonly AggregateChange[], ctx: CommitConte
       aggregateId: change.id,
       isEvent: false,
     });
+    const committed: EventEnvelope[] = [];
     change.events.forEach((newEvent, index) => {
       const event = buildEvent({
         id: ctx.newId(),
@@ -114,19 +134,45 @@ export function planCommit(changes: readonly AggregateChange[], ctx: CommitConte
         ...(newEvent.dataschema === undefined ? {} : { dataschema: newEvent.dataschema }),
         ...(newEvent.partitionkey === undefined ? {} : { partitionkey: newEvent.partitionkey }),
       });
-      events.push(event);
+      committed.push(event);
       writes.push({ item: toOutboxItem(event, expiresAt), condition: { kind: 'absent' }, aggregateId: change.id, isEvent: true });
     });
+    events.push(...committed);
+    for (const put of change.puts?.(committed) ?? []) {
+      writes.push({ item: put.item, condition: { kind: 'none' }, aggregateId: change.id, isEvent: false, ...(put.tableName === undefined ? {} : { tableName: put.tableName }) });
+    }
   }
 
+  checkPuts(writes);
   checkLimits(writes);
   return { writes, events };
+}
+
+/**
+ * A put in the outbox table needs its string key, and must not write an item the commit writes
+ * already (DynamoDB refuses two operations on one item). Other tables' keys are theirs to check.
+ */
+function checkPuts(writes: readonly PlannedWrite[]): void {
+  const problems: string[] = [];
+  const keys = new Set<string>();
+  for (const write of writes) {
+    if (write.tableName !== undefined) continue;
+    const [pk, sk] = [write.item[OUTBOX.partitionKey], write.item[OUTBOX.sortKey]];
+    const key = `${String(pk)}\u0000${String(sk)}`;
+    if (write.condition.kind === 'none') {
+      if (typeof pk !== 'string' || typeof sk !== 'string') problems.push(`an item put with aggregate ${write.aggregateId} has no string key (${OUTBOX.partitionKey}, ${OUTBOX.sortKey})`);
+      else if (keys.has(key)) problems.push(`an item put with aggregate ${write.aggregateId} has the key of another item of the commit`);
+    }
+    keys.add(key);
+  }
+  if (problems.length > 0) throw new InvalidCommitError(problems);
 }
 
 function checkLimits(writes: readonly PlannedWrite[]): void {
   const problems: string[] = [];
   if (writes.length > TRANSACTION_LIMITS.maxItems) {
-    problems.push(`${writes.length} items (aggregates + events), at most ${TRANSACTION_LIMITS.maxItems} per transaction`);
+    const what = writes.some((write) => write.condition.kind === 'none') ? 'aggregates + events + puts' : 'aggregates + events';
+    problems.push(`${writes.length} items (${what}), at most ${TRANSACTION_LIMITS.maxItems} per transaction`);
   }
   let total = 0;
   for (const write of writes) {
@@ -137,7 +183,11 @@ function checkLimits(writes: readonly PlannedWrite[]): void {
       problems.push(`an event of aggregate ${write.aggregateId} is ${Buffer.byteLength(envelope)} bytes, at most ${MAX_EVENT_BYTES} per event`);
     }
     if (size > TRANSACTION_LIMITS.maxItemBytes) {
-      const what = write.isEvent ? `an event of aggregate ${write.aggregateId}` : `aggregate ${write.aggregateId}`;
+      const what = write.isEvent
+        ? `an event of aggregate ${write.aggregateId}`
+        : write.condition.kind === 'none'
+          ? `an item put with aggregate ${write.aggregateId}`
+          : `aggregate ${write.aggregateId}`;
       problems.push(`${what} is ${size} bytes, at most ${TRANSACTION_LIMITS.maxItemBytes} per item`);
     }
   }

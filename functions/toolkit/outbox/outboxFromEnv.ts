@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseConfig } from '../../toolkit/config/parseConfig';
-import { Outbox, OUTBOX_ENV, OutboxConfigSchema } from '../../toolkit/outbox';
+import { parseConfig } from '../config/parseConfig';
+import { Outbox } from './Outbox';
+import { OUTBOX_ENV, OutboxConfigSchema } from './outboxConfig';
 
 /** The service's outbox, configured from the environment the `TransactionalOutbox` construct grants. */
 export function outboxFromEnv(client: DynamoDBClient): { readonly outbox: Outbox; readonly tableName: string } {
