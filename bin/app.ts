@@ -2,6 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { applyNagChecks } from '../lib/nag';
 import { CoffeeBoardSiteStack } from '../lib/stacks/CoffeeBoardSiteStack';
 import { CoffeeShopStack } from '../lib/stacks/CoffeeShopStack';
+import { WalletStack } from '../lib/stacks/WalletStack';
 
 const app = new App();
 const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
@@ -16,4 +17,5 @@ const shop = new CoffeeShopStack(app, 'CoffeeShop', {
 if (app.node.tryGetContext('local-cloud') !== 'true') {
   new CoffeeBoardSiteStack(app, 'CoffeeBoardSite', { env, apiUrl: shop.apiUrl, liveUrl: shop.liveUrl });
 }
+new WalletStack(app, 'Wallet', { env });
 applyNagChecks(app);

@@ -33,9 +33,11 @@ console.log(`${c.bold}Local cloud${c.reset} ${started ? 'started' : 'reused'} at
 // The wait-time analytics join late: on a first deploy they come only after the first orders.
 const previously: Record<string, Record<string, string>> = existsSync(OUTPUTS_FILE) ? JSON.parse(readFileSync(OUTPUTS_FILE, 'utf8')) : {};
 const lateComer = !previously.CoffeeShop?.WaitTimesTableName;
-console.log(`${c.bold}Deploying${c.reset} the CoffeeShop stack with cdk deploy${lateComer ? ' (without the wait-time analytics: they will join late)' : ''} …`);
-let outputs = (await deployStacks({ quiet: true, ...(lateComer ? { context: { 'coffee:analytics': 'false' } } : {}) })).CoffeeShop;
-if (!outputs) throw new Error('CoffeeShop stack outputs missing after deploy');
+console.log(`${c.bold}Deploying${c.reset} the CoffeeShop and Wallet stacks with cdk deploy${lateComer ? ' (without the wait-time analytics: they will join late)' : ''} …`);
+const deployed = await deployStacks({ quiet: true, ...(lateComer ? { context: { 'coffee:analytics': 'false' } } : {}) });
+let outputs = deployed.CoffeeShop;
+const walletOutputs = deployed.Wallet;
+if (!outputs || !walletOutputs) throw new Error('CoffeeShop or Wallet stack outputs missing after deploy');
 console.log(`${c.green}Deployed${c.reset} in ${((Date.now() - began) / 1000).toFixed(1)} s ${c.dim}(log: .local/deploy.log)${c.reset}`);
 
 const apiUrl = localApiUrl(outputs.ApiId!);
@@ -68,7 +70,7 @@ process.on('SIGINT', () => {
 });
 
 try {
-  const context = { outputs, apiUrl, lateComer, deployLateComer, signal: controller.signal };
+  const context = { outputs, apiUrl, walletApiUrl: localApiUrl(walletOutputs.WalletApiId!), lateComer, deployLateComer, signal: controller.signal };
   const ok = options.once ? await runScenario({ ...context, orders: options.orders }) : await runTrickle(context);
   await shutdown(ok ? 0 : 1);
 } catch (error) {

@@ -1,7 +1,10 @@
 import type { z } from 'zod';
-import type { Decider, DomainEvent } from '../toolkit/eventsource';
+import type { Decider, DomainEvent, Emitted } from '../toolkit/eventsource';
 import { DomainRejection } from '../toolkit/eventsource';
-import type { AccountClearedV1, AccountFlaggedV1, AccountOpenedV1, Currency, Money, TransactionAddedV2, TransferStepV1 } from './schemas';
+import { walletRegistry, type AccountClearedV1, type AccountFlaggedV1, type AccountOpenedV1, type Currency, type Money, type TransactionAddedV2, type TransferStepV1 } from './schemas';
+
+/** Transactions are written in the latest version of their schema (2: amounts carry their currency). */
+const TRANSACTION_ADDED_VERSION = walletRegistry.latest('wallet.transaction.added').version;
 
 /** The wallet's events as its decider sees them: always at the latest version (the store upcasts). */
 export type WalletEvent =
@@ -59,7 +62,7 @@ const step = (type: Extract<WalletEvent, { data: z.infer<typeof TransferStepV1> 
 ];
 
 /** Decides a wallet command. Pure: time and ids arrive in the command. Repeats of a transfer step are no-ops. */
-export function decideWallet(command: WalletCommand, state: WalletState): WalletEvent[] {
+export function decideWallet(command: WalletCommand, state: WalletState): Emitted<WalletEvent>[] {
   switch (command.kind) {
     case 'OpenAccount':
       if (state.opened) reject('AccountExists', `account ${command.accountId} is already open`);
@@ -69,7 +72,7 @@ export function decideWallet(command: WalletCommand, state: WalletState): Wallet
       requireCurrency(state, command.amount);
       if (command.amount.amount === 0) reject('InvalidAmount', 'a transaction moves a non-zero amount');
       if (command.amount.amount < 0) requireSpendable(state, command.accountId, -command.amount.amount);
-      return [{ type: 'wallet.transaction.added', data: { accountId: command.accountId, transactionId: command.transactionId, amount: command.amount, ...(command.payee ? { payee: command.payee } : {}), at: command.at } }];
+      return [{ type: 'wallet.transaction.added', dataversion: TRANSACTION_ADDED_VERSION, data: { accountId: command.accountId, transactionId: command.transactionId, amount: command.amount, ...(command.payee ? { payee: command.payee } : {}), at: command.at } }];
     }
     case 'FlagAccount':
       requireOpen(state, command.accountId);

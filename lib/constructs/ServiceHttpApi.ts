@@ -5,23 +5,26 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 
-export interface CoffeeApiProps {
+export interface ServiceHttpApiProps {
+  readonly description: string;
   /** Route key → the function serving it, e.g. `'POST /orders': orders.api`. */
   readonly routes: Readonly<Record<string, lambda.IFunction>>;
+  /** Prefix of the stack outputs `<prefix>ApiId` and `<prefix>ApiUrl`. @default none */
+  readonly outputPrefix?: string;
 }
 
 /**
- * The coffee shop's HTTP API (API Gateway HTTP API, Lambda proxy, payload v2): commands of each
- * service and the board's queries, one function per service. Access-logged; CORS open so the live
- * board page may be served from another origin.
+ * A service's HTTP API (API Gateway HTTP API, Lambda proxy, payload v2): route keys to functions.
+ * Access-logged, throttled, CORS open for GET/POST (so a page served from another origin may call
+ * it). No authorizer: see the acknowledgement below.
  */
-export class CoffeeApi extends Construct {
+export class ServiceHttpApi extends Construct {
   public readonly api: apigwv2.HttpApi;
 
-  constructor(scope: Construct, id: string, props: CoffeeApiProps) {
+  constructor(scope: Construct, id: string, props: ServiceHttpApiProps) {
     super(scope, id);
     this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'Coffee shop: orders, barista, counter, board queries',
+      description: props.description,
       corsPreflight: {
         allowOrigins: ['*'],
         allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
@@ -49,9 +52,10 @@ export class CoffeeApi extends Construct {
     stage.defaultRouteSettings = { throttlingBurstLimit: 100, throttlingRateLimit: 50 };
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'The reference system’s API is open so that `npm start`, the tests and the board page can drive it without an identity provider; a production deployment adds an HttpJwtAuthorizer (e.g. Cognito) — the barista and counter routes first.',
+      reason: 'The reference system’s APIs are open so that `npm start`, the tests and the board page can drive them without an identity provider; a production deployment adds an HttpJwtAuthorizer (e.g. Cognito) — staff and account routes first.',
     });
-    new CfnOutput(Stack.of(this), 'ApiId', { value: this.api.apiId });
-    new CfnOutput(Stack.of(this), 'ApiUrl', { value: this.api.apiEndpoint });
+    const prefix = props.outputPrefix ?? '';
+    new CfnOutput(Stack.of(this), `${prefix}ApiId`, { value: this.api.apiId });
+    new CfnOutput(Stack.of(this), `${prefix}ApiUrl`, { value: this.api.apiEndpoint });
   }
 }

@@ -7,10 +7,10 @@ import { QUERIES_ENV } from '../../functions/coffee/board/queriesConfig';
 import { EventConsumer } from '../constructs/EventConsumer';
 import { LiveUpdates } from '../constructs/LiveUpdates';
 import { ProjectionTable } from '../constructs/ProjectionTable';
+import { ServiceHttpApi } from '../constructs/ServiceHttpApi';
 import { ToolkitFunction } from '../constructs/ToolkitFunction';
 import { BaristaService } from './coffee/BaristaService';
 import { BusinessProbe } from './coffee/BusinessProbe';
-import { CoffeeApi } from './coffee/CoffeeApi';
 import { CounterService } from './coffee/CounterService';
 import { OrdersService } from './coffee/OrdersService';
 
@@ -81,7 +81,8 @@ export class CoffeeShopStack extends Stack {
       Object.assign(outputs, { WaitTimesTableName: waitTimes.table.tableName, WaitTimesQueueUrl: analytics.queue.queueUrl });
     }
 
-    const http = new CoffeeApi(this, 'Http', {
+    const http = new ServiceHttpApi(this, 'Http', {
+      description: 'Coffee shop: orders, barista, counter, board queries',
       routes: {
         'POST /orders': orders.api,
         'POST /orders/{orderId}/cancel': orders.api,

@@ -9,9 +9,12 @@ import { CoffeeClient, type BoardRow } from './coffeeClient';
 import { planOrder, runOrder, type FloorEvent, type OrderPlan } from './shopFloor';
 import { deadLetterDepth, formatSeconds, shopStats, type ShopStats } from './stats';
 import { c } from './terminal';
+import { runWalletScenario } from './walletScenario';
 
 export interface DemoContext {
   readonly outputs: Record<string, string>;
+  /** The wallet's HTTP API (local URL). */
+  readonly walletApiUrl: string;
   readonly apiUrl: string;
   /** The wait-time analytics are not deployed yet: deploy them after the first orders, and replay. */
   readonly lateComer: boolean;
@@ -129,9 +132,10 @@ export async function runScenario(context: DemoContext & { readonly orders: numb
   const analytics = context.lateComer ? await joinLateComer(context, shop).then(() => lateComerMatchesBoard(shop)) : await lateComerMatchesBoard(shop);
   if (!context.lateComer) console.log(`\n${c.bold}Wait-time analytics:${c.reset} ${analytics.description}`);
   const clean = await eraseAndAudit(context.outputs, customer);
+  const wallet = await runWalletScenario(context.walletApiUrl);
 
-  const ok = unsettled === 0 && wrong.length === 0 && dlq === 0 && analytics.ok && clean;
-  console.log(`\n${ok ? `${c.green}${c.bold}Every order served or cancelled, nothing dead-lettered, the late-comer agrees, the customer erased.${c.reset}` : `${c.red}${c.bold}Something did not hold (see above).${c.reset}`}`);
+  const ok = unsettled === 0 && wrong.length === 0 && dlq === 0 && analytics.ok && clean && wallet;
+  console.log(`\n${ok ? `${c.green}${c.bold}Every order served or cancelled, nothing dead-lettered, the late-comer agrees, the customer erased, the fraud case handled.${c.reset}` : `${c.red}${c.bold}Something did not hold (see above).${c.reset}`}`);
   return ok;
 }
 
@@ -141,7 +145,8 @@ export async function runTrickle(context: DemoContext): Promise<boolean> {
   const run = Date.now().toString(36);
   const sqs = new SQSClient({});
   const deadLetterQueues = await discoverDeadLetterQueues(sqs, new LambdaClient({}));
-  console.log(`${c.bold}The shop is open.${c.reset} A new order every ~2.5 s; every 7th is cancelled; every 25th is forgotten at the barista (the probe flags it after 5 minutes). Ctrl-C to close.\n`);
+  await runWalletScenario(context.walletApiUrl);
+  console.log(`\n${c.bold}The shop is open.${c.reset} A new order every ~2.5 s; every 7th is cancelled; every 25th is forgotten at the barista (the probe flags it after 5 minutes). Ctrl-C to close.\n`);
   let lateComer = context.lateComer;
   let joining: Promise<unknown> | undefined;
   const inFlight = new Set<Promise<unknown>>();

@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoffeeBoardSiteStack } from '../../lib/stacks/CoffeeBoardSiteStack';
 import { CoffeeShopStack } from '../../lib/stacks/CoffeeShopStack';
+import { WalletStack } from '../../lib/stacks/WalletStack';
 import {
   acknowledgementsOf,
   acknowledgementsWithoutReason,
@@ -16,17 +17,18 @@ import {
   type PluginReport,
 } from './support/nagReport';
 
-/** The app as bin/app.ts builds it for AWS: the shop, and the board page's hosting pointing at its APIs. */
-function coffeeShopApp(): { app: App; shop: CoffeeShopStack; site: CoffeeBoardSiteStack } {
+/** The app as bin/app.ts builds it for AWS: the shop, the board page's hosting pointing at its APIs, the wallet. */
+function coffeeShopApp(): { app: App; shop: CoffeeShopStack; site: CoffeeBoardSiteStack; wallet: WalletStack } {
   const app = nagCheckedApp();
   const shop = new CoffeeShopStack(app, 'CoffeeShop');
   const site = new CoffeeBoardSiteStack(app, 'CoffeeBoardSite', { apiUrl: shop.apiUrl, liveUrl: shop.liveUrl });
-  return { app, shop, site };
+  const wallet = new WalletStack(app, 'Wallet');
+  return { app, shop, site, wallet };
 }
 
 afterAll(removeNagOutdirs);
 
-describe('cdk-nag AwsSolutions checks on the app (CoffeeShop and CoffeeBoardSite)', () => {
+describe('cdk-nag AwsSolutions checks on the app (CoffeeShop, CoffeeBoardSite and Wallet)', () => {
   let app: App;
   let reports: PluginReport[];
 

@@ -27,7 +27,7 @@ describe('wallet decider', () => {
   it('given an open account with 100.00, when 30.00 is debited, then the transaction is added and the balance is 70.00', () => {
     const state = given(opened, credit(10_000));
     const events = when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT });
-    expect(events).toEqual([{ type: 'wallet.transaction.added', data: { accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT } }]);
+    expect(events).toEqual([{ type: 'wallet.transaction.added', dataversion: 2, data: { accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT } }]);
     expect(given(opened, credit(10_000), ...events).balance).toBe(7_000);
   });
 

@@ -5,7 +5,7 @@ import { httpApi, json, pathParameter } from '../../toolkit/http/httpApi';
 import { readAggregate } from '../../toolkit/outbox';
 import { OrderIdSchema } from '../orders/placeOrder';
 import { commitDecision } from '../shared/commitDecision';
-import { outboxFromEnv } from '../shared/outboxFromEnv';
+import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { finishBrew, queueKey, startBrew, ticketKey, type QueuedOrder, type Ticket } from './ticket';
 
 const logger = new Logger({ serviceName: 'coffee-barista' });

@@ -5,7 +5,7 @@ import { SubjectErasedData } from '../../toolkit/privacy/erase';
 import { SUBJECT_ERASED } from '../../toolkit/privacy/privacyConfig';
 import { ORDER_CANCELLED, OrderCancelledSchema } from '../orders/cancelOrder';
 import { ORDER_PLACED, OrderPlacedSchema, summarize } from '../orders/placeOrder';
-import { outboxFromEnv } from '../shared/outboxFromEnv';
+import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { rememberFacts } from '../shared/rememberFacts';
 import { queueKey } from './ticket';
 

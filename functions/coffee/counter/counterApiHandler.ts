@@ -4,7 +4,7 @@ import { httpApi, json, pathParameter } from '../../toolkit/http/httpApi';
 import { readAggregate } from '../../toolkit/outbox';
 import { OrderIdSchema } from '../orders/placeOrder';
 import { commitDecision } from '../shared/commitDecision';
-import { outboxFromEnv } from '../shared/outboxFromEnv';
+import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { pickupKey, serveOrder, servedKey, type Pickup, type Service } from './pickup';
 
 const logger = new Logger({ serviceName: 'coffee-counter' });

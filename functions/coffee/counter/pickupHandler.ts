@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { defineConsumer } from '../../toolkit/consumer';
 import { BREW_FINISHED, BrewFinishedSchema } from '../barista/ticket';
 import { ORDER_CANCELLED, OrderCancelledSchema } from '../orders/cancelOrder';
-import { outboxFromEnv } from '../shared/outboxFromEnv';
+import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { rememberFacts } from '../shared/rememberFacts';
 import { pickupKey } from './pickup';
 

@@ -4,7 +4,7 @@ import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '..
 import { ConcurrencyError, GuardFailedError, readAggregate } from '../../toolkit/outbox';
 import { PersonalDataSealer } from '../../toolkit/privacy/PersonalDataSealer';
 import { sealPersonalFields } from '../../toolkit/privacy/personal';
-import { outboxFromEnv } from '../shared/outboxFromEnv';
+import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { brewingKey, cancelOrder } from './cancelOrder';
 import { CustomerSchema, OrderIdSchema, orderKey, placeOrder, PlaceOrderSchema, type Customer, type OrderState } from './placeOrder';
 

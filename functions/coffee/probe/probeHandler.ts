@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig } from '../../toolkit/config/parseConfig';
-import { outboxFromEnv } from '../shared/outboxFromEnv';
+import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { DynamoBoardRows } from './BoardRows';
 import { InvalidProbeInputError } from './errors';
 import { PROBE_ENV, PROBE_METRICS, ProbeConfigSchema, ProbeInputSchema } from './probeConfig';

@@ -1,0 +1,67 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { DomainRejection } from '../toolkit/eventsource';
+import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
+import { PersonalDataSealer } from '../toolkit/privacy/PersonalDataSealer';
+import { Currency } from './schemas';
+import { available, type WalletCommand } from './wallet';
+import { walletStore } from './walletStore';
+
+const logger = new Logger({ serviceName: 'wallet' });
+const dynamodb = new DynamoDBClient({});
+const store = walletStore(dynamodb, PersonalDataSealer.fromEnvironment({ dynamodb }));
+
+const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+const Money = z.object({ amount: z.number().int().refine((n) => n !== 0, 'must not be 0'), currency: Currency }).strict();
+const OpenAccountBody = z.object({ accountId: Id, holderName: z.string().trim().min(1).max(200), currency: Currency }).strict();
+const AddTransactionBody = z.object({ transactionId: Id, amount: Money, payee: z.object({ name: z.string().trim().min(1).max(200), country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code') }).strict().optional() }).strict();
+const ClearBody = z.object({ clearedBy: Id }).strict();
+
+const STATUS: Readonly<Record<string, number>> = { AccountNotFound: 404, AccountExists: 409, AccountFlagged: 409, InsufficientFunds: 409, CurrencyMismatch: 422, InvalidAmount: 422, NotFlagged: 409, NoReservation: 409 };
+
+/** Runs a command on an account's stream; a rejection becomes a 4xx that says why. */
+async function run(accountId: string, command: WalletCommand) {
+  try {
+    // Concurrent commands on one account: the loser decides again on fresh state.
+    const handled = await store.handle(accountId, command, { retries: 10 });
+    logger.info('command handled', { accountId, kind: command.kind, events: handled.events.length, version: handled.version });
+    return handled;
+  } catch (error) {
+    if (error instanceof DomainRejection) throw new HttpError(STATUS[error.code] ?? 409, error.code, error.message);
+    throw error;
+  }
+}
+
+const accountIdOf = (event: APIGatewayProxyEventV2) => pathParameter(event, 'accountId', Id);
+
+/** The wallet's HTTP API: an event-sourced account per `accountId`. */
+export const handler = httpApi(
+  {
+    'POST /accounts': async (event) => {
+      const body = validated(OpenAccountBody, jsonBody(event));
+      const handled = await run(body.accountId, { kind: 'OpenAccount', accountId: body.accountId, holderName: body.holderName, currency: body.currency, at: new Date().toISOString() });
+      return json(201, { accountId: body.accountId, version: handled.version });
+    },
+    'POST /accounts/{accountId}/transactions': async (event) => {
+      const accountId = accountIdOf(event);
+      const body = validated(AddTransactionBody, jsonBody(event));
+      const handled = await run(accountId, { kind: 'AddTransaction', accountId, ...body, at: new Date().toISOString() });
+      return json(201, { accountId, transactionId: body.transactionId, balance: handled.state.balance, version: handled.version });
+    },
+    'POST /accounts/{accountId}/clear': async (event) => {
+      const accountId = accountIdOf(event);
+      const body = validated(ClearBody, jsonBody(event));
+      const handled = await run(accountId, { kind: 'ClearAccount', accountId, clearedBy: body.clearedBy, at: new Date().toISOString() });
+      return json(200, { accountId, version: handled.version });
+    },
+    'GET /accounts/{accountId}': async (event) => {
+      const accountId = accountIdOf(event);
+      const { state, version } = await store.load(accountId);
+      if (!state.opened) throw new HttpError(404, 'AccountNotFound', `there is no account ${accountId}`);
+      return json(200, { accountId, currency: state.currency, balance: state.balance, available: available(state), flagged: state.flagged !== undefined, version });
+    },
+  },
+  logger,
+);

@@ -1,0 +1,43 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
+import { parseConfig } from '../toolkit/config/parseConfig';
+import { EventStore, type EventSchemas } from '../toolkit/eventsource';
+import { OUTBOX_ENV, OutboxConfigSchema } from '../toolkit/outbox';
+import type { FieldSealer } from '../toolkit/privacy/ports';
+import { Currency, walletRegistry } from './schemas';
+import { walletDecider, type WalletCommand, type WalletEvent, type WalletState } from './wallet';
+
+/** The wallet's state as a snapshot stores it. */
+export const WalletStateSchema: z.ZodType<WalletState> = z.object({
+  opened: z.boolean(),
+  currency: Currency.optional(),
+  balance: z.number().int(),
+  reserved: z.record(z.string(), z.number().int()),
+  credited: z.record(z.string(), z.number().int()),
+  settled: z.array(z.string()),
+  flagged: z.object({ reason: z.string(), fraudEventId: z.string() }).optional(),
+}) as z.ZodType<WalletState>;
+
+const WALLET_TYPES = ['wallet.account.opened', 'wallet.transaction.added', 'wallet.account.flagged', 'wallet.account.cleared', 'wallet.funds.reserved', 'wallet.funds.released', 'wallet.funds.reservation.confirmed', 'wallet.transfer.credited', 'wallet.transfer.credit.reversed'] as const;
+
+/** Each wallet event type's latest schema, from the registry. */
+const latestSchemas = Object.fromEntries(WALLET_TYPES.map((type) => [type, walletRegistry.latest(type).schema])) as unknown as EventSchemas<WalletEvent>;
+
+/** The wallet's event store: its outbox table, every event kept for good, snapshots every 20 events. */
+export function walletStore(dynamodb: DynamoDBClient, sealer?: FieldSealer, table?: { readonly tableName: string; readonly source: string }): EventStore<WalletCommand, WalletState, WalletEvent> {
+  const where = table ?? (() => {
+    const config = parseConfig(OutboxConfigSchema);
+    return { tableName: config[OUTBOX_ENV.tableName], source: config[OUTBOX_ENV.source] };
+  })();
+  return new EventStore({
+    client: dynamodb,
+    ...where,
+    decider: walletDecider,
+    events: latestSchemas,
+    state: WalletStateSchema,
+    snapshotEvery: 20,
+    upcast: walletRegistry.upcaster(),
+    // The holder's and payees' names are sealed for the account before anything is written.
+    ...(sealer ? { privacy: { sealer, schemas: latestSchemas as unknown as Record<string, z.ZodType> } } : {}),
+  });
+}

@@ -1,0 +1,81 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import { Construct } from 'constructs';
+import { FRAUD_SOURCE, WALLET_SOURCE } from '../../functions/wallet/schemas';
+import { EventConsumer } from '../constructs/EventConsumer';
+import { PersonalDataVault } from '../constructs/PersonalDataVault';
+import { ServiceHttpApi } from '../constructs/ServiceHttpApi';
+import { ToolkitFunction } from '../constructs/ToolkitFunction';
+import { TransactionalOutbox } from '../constructs/TransactionalOutbox';
+import { grantService } from './coffee/grantService';
+
+/**
+ * The wallet and its anti-fraud service. The wallet is event-sourced: each account is a stream in
+ * the wallet's outbox table (kept for good), appended with an expected version; its relay also
+ * publishes v1 copies of `wallet.transaction.added` during the v2 migration. The anti-fraud service
+ * follows the wallet's log per account (ordered) and publishes `fraud.detected`; the wallet flags
+ * the account, after which debits are refused until it is cleared.
+ */
+export class WalletStack extends Stack {
+  constructor(scope: Construct, id: string, props: StackProps = {}) {
+    super(scope, id, props);
+    const removalPolicy = RemovalPolicy.DESTROY;
+    const bus = new events.EventBus(this, 'Bus', { eventBusName: 'wallet', description: 'The wallet’s and the anti-fraud service’s events' });
+
+    const wallet = new TransactionalOutbox(this, 'Wallet', {
+      source: WALLET_SOURCE,
+      eventBus: bus,
+      keepEventsForever: true,
+      relay: { entry: 'functions/wallet/relayHandler.ts' },
+      removalPolicy,
+    });
+    // The holders' and payees' names are sealed per account; erasing an account destroys its key.
+    const holders = new PersonalDataVault(this, 'Holders', { removalPolicy });
+
+    const api = new ToolkitFunction(this, 'Api', {
+      entry: 'functions/wallet/walletApiHandler.ts',
+      description: 'Wallet HTTP API: open accounts, add transactions, clear a flag, read an account',
+      environment: { POWERTOOLS_SERVICE_NAME: 'wallet' },
+    });
+    // An event-sourced load reads the snapshot (GetItem) and the events after it (Query).
+    grantService(wallet, api, 'dynamodb:GetItem', 'dynamodb:Query');
+    holders.grantSeal(api);
+
+    const fraudOutbox = new TransactionalOutbox(this, 'Fraud', { source: FRAUD_SOURCE, eventBus: bus, removalPolicy });
+    const fraudWatch = new EventConsumer(this, 'FraudWatch', {
+      entry: 'functions/fraud/fraudWatchHandler.ts',
+      source: { kind: 'ordered', outbox: wallet },
+      environment: { POWERTOOLS_SERVICE_NAME: 'fraud' },
+      removalPolicy,
+    });
+    grantService(fraudOutbox, fraudWatch.function, 'dynamodb:GetItem');
+
+    const flagOnFraud = new EventConsumer(this, 'FlagOnFraud', {
+      entry: 'functions/wallet/fraudDetectedHandler.ts',
+      source: { kind: 'fanout', bus, pattern: { source: [FRAUD_SOURCE], detailType: ['fraud.detected'] } },
+      environment: { POWERTOOLS_SERVICE_NAME: 'wallet' },
+      encryptionKey: wallet.key,
+      removalPolicy,
+    });
+    grantService(wallet, flagOnFraud.function, 'dynamodb:GetItem', 'dynamodb:Query');
+
+    new ServiceHttpApi(this, 'Http', {
+      description: 'Wallet: accounts and transactions',
+      outputPrefix: 'Wallet',
+      routes: {
+        'POST /accounts': api,
+        'POST /accounts/{accountId}/transactions': api,
+        'POST /accounts/{accountId}/clear': api,
+        'GET /accounts/{accountId}': api,
+      },
+    });
+
+    const outputs = {
+      WalletTableName: wallet.table.tableName,
+      FraudTableName: fraudOutbox.table.tableName,
+      WalletBusName: bus.eventBusName,
+      FraudWatchQueueUrl: fraudWatch.queue.queueUrl,
+    };
+    for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
+  }
+}

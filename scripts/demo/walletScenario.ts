@@ -1,0 +1,49 @@
+import { CoffeeClient } from './coffeeClient';
+import { c } from './terminal';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const eur = (cents: number) => `€${(cents / 100).toFixed(2)}`;
+
+/**
+ * The wallet's part of the demo: two event-sourced accounts, a fraud case (six transactions within a
+ * minute: the anti-fraud service flags the account, the next debit is refused until an operator
+ * clears it). True when every step answered as it should.
+ */
+export async function runWalletScenario(walletApiUrl: string): Promise<boolean> {
+  const api = new CoffeeClient(walletApiUrl);
+  const run = Date.now().toString(36);
+  const ada = `acct-ada-${run}`;
+  const problems: string[] = [];
+  const expectStatus = async (what: string, call: Promise<{ status: number; body: { error?: string; message?: string } }>, status: number) => {
+    const answer = await call;
+    const ok = answer.status === status;
+    if (!ok) problems.push(`${what}: expected ${status}, got ${answer.status} ${JSON.stringify(answer.body)}`);
+    console.log(`  ${ok ? c.green : c.red}${String(answer.status).padEnd(4)}${c.reset} ${what}${answer.body.error ? ` ${c.dim}${answer.body.error}: ${answer.body.message}${c.reset}` : ''}`);
+    return answer;
+  };
+  const transaction = (accountId: string, amount: number, payee?: { name: string; country: string }) =>
+    api.call('POST', `/accounts/${accountId}/transactions`, { transactionId: `tx-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`, amount: { amount, currency: 'EUR' }, ...(payee ? { payee } : {}) });
+
+  console.log(`\n${c.bold}The wallet:${c.reset} an event-sourced account (the holder's name sealed), and a fraud case:`);
+  await expectStatus(`open account ${ada} for Ada`, api.call('POST', '/accounts', { accountId: ada, holderName: 'Ada Lovelace', currency: 'EUR' }), 201);
+  await expectStatus(`credit ${eur(50_000)}`, transaction(ada, 50_000), 201);
+  await expectStatus(`debit ${eur(90_000)} (more than the balance)`, transaction(ada, -90_000), 409);
+  for (let i = 1; i <= 5; i++) await expectStatus(`debit ${eur(1_500)} at the corner shop (${i} of 5: six transactions within a minute)`, transaction(ada, -1_500, { name: 'Corner Shop', country: 'NL' }), 201);
+
+  const deadline = Date.now() + 60_000;
+  let flagged = false;
+  while (!flagged && Date.now() < deadline) {
+    flagged = (await api.call<{ flagged: boolean }>('GET', `/accounts/${ada}`)).body.flagged === true;
+    if (!flagged) await sleep(300);
+  }
+  console.log(`  ${flagged ? c.green : c.red}${flagged ? 'the anti-fraud service flagged the account (fraud.detected → wallet.account.flagged)' : 'the account was not flagged within 60 s'}${c.reset}`);
+  if (!flagged) problems.push('not flagged');
+  await expectStatus(`debit ${eur(1_500)} on the flagged account`, transaction(ada, -1_500), 409);
+  await expectStatus('an operator clears the account', api.call('POST', `/accounts/${ada}/clear`, { clearedBy: 'fraud-desk' }), 200);
+  await expectStatus(`debit ${eur(1_500)} again`, transaction(ada, -1_500), 201);
+  const final = await api.call<{ balance: number; version: number }>('GET', `/accounts/${ada}`);
+  console.log(`  balance ${eur(final.body.balance)} after ${final.body.version} events (folded from the account's log and its snapshot)`);
+  if (final.body.balance !== 50_000 - 6 * 1_500) problems.push(`balance ${final.body.balance}`);
+  for (const problem of problems) console.log(`  ${c.red}${problem}${c.reset}`);
+  return problems.length === 0;
+}
