@@ -29,6 +29,9 @@ const WALLET_EVENTS = walletRegistry.consumerSchemas([
   'wallet.funds.reservation.confirmed',
   'wallet.transfer.credited',
   'wallet.transfer.credit.reversed',
+  'wallet.funds.reservation.refused',
+  'wallet.transfer.credit.refused',
+  'wallet.funds.confirmation.refused',
 ]);
 
 /**

@@ -38,7 +38,8 @@ export function watchTransaction(watch: AccountWatch, transaction: TransactionAd
   const recent = [...watch.recent, { transactionId: transaction.transactionId, at: transaction.at, amount: transaction.amount.amount }].filter((t) => Date.parse(t.at) > windowStart);
   const detections: Detection[] = [];
 
-  if (recent.length > config.velocity.maxTransactions) {
+  const burst = recent.length > config.velocity.maxTransactions;
+  if (burst) {
     detections.push({ rule: 'velocity', detail: `${recent.length} transactions within ${config.velocity.windowSeconds} s (at most ${config.velocity.maxTransactions})`, transactionIds: recent.map((t) => t.transactionId) });
   }
   const debit = -transaction.amount.amount;
@@ -50,5 +51,6 @@ export function watchTransaction(watch: AccountWatch, transaction: TransactionAd
   if (debit > 0 && newCountry && country !== config.homeCountry) {
     detections.push({ rule: 'new-payee-abroad', detail: `a first payment to a payee in ${country} (home ${config.homeCountry})`, transactionIds: [transaction.transactionId] });
   }
-  return { watch: { recent, payeeCountries: newCountry ? [...watch.payeeCountries, country] : watch.payeeCountries }, detections };
+  // A burst is reported once: its transactions do not count towards the next one.
+  return { watch: { recent: burst ? [] : recent, payeeCountries: newCountry ? [...watch.payeeCountries, country] : watch.payeeCountries }, detections };
 }

@@ -50,6 +50,8 @@ export const AccountFlaggedV1 = z.object({ accountId: Id, reason: z.string().min
 export const AccountClearedV1 = z.object({ accountId: Id, clearedBy: Id, clearedAt: Timestamp });
 /** Every step of a transfer on one account: reserve/release/confirm on the source, credit/reverse on the target. */
 export const TransferStepV1 = z.object({ accountId: Id, transferId: Id, amount: PositiveMoney, at: Timestamp });
+/** A transfer step the account refused (the saga compensates what came before); `code` is the rejection's. */
+export const TransferStepRefusedV1 = z.object({ accountId: Id, transferId: Id, code: z.string().min(1).max(64), reason: z.string().max(500), at: Timestamp });
 export const FraudDetectedV1 = z.object({ accountId: Id, rule: z.string().min(1), detail: z.string().max(1000), transactionIds: z.array(Id), detectedAt: Timestamp });
 
 const wallet = <const T extends string, S extends z.ZodType>(type: T, description: string, schema: S) =>
@@ -74,5 +76,8 @@ export const walletRegistry = defineRegistry([
   wallet('wallet.funds.reservation.confirmed', 'Transfer step 3 (source account): the reserved amount left the account.', TransferStepV1),
   wallet('wallet.transfer.credited', 'Transfer step 2 (target account): the amount was credited.', TransferStepV1),
   wallet('wallet.transfer.credit.reversed', 'Transfer compensation (target account): the credit was reversed.', TransferStepV1),
+  wallet('wallet.funds.reservation.refused', 'Transfer step 1 refused by the source account (e.g. insufficient funds, flagged).', TransferStepRefusedV1),
+  wallet('wallet.transfer.credit.refused', 'Transfer step 2 refused by the target account (e.g. no such account, another currency).', TransferStepRefusedV1),
+  wallet('wallet.funds.confirmation.refused', 'Transfer step 3 refused by the source account (e.g. flagged during the transfer).', TransferStepRefusedV1),
   defineEventType({ type: 'fraud.detected', source: FRAUD_SOURCE, description: 'A fraud rule fired for an account; the transactions that made it fire are listed.', versions: { 1: FraudDetectedV1 } }),
 ]);

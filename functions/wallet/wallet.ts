@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Decider, DomainEvent, Emitted } from '../toolkit/eventsource';
 import { DomainRejection } from '../toolkit/eventsource';
-import { walletRegistry, type AccountClearedV1, type AccountFlaggedV1, type AccountOpenedV1, type Currency, type Money, type TransactionAddedV2, type TransferStepV1 } from './schemas';
+import { walletRegistry, type AccountClearedV1, type AccountFlaggedV1, type AccountOpenedV1, type Currency, type Money, type TransactionAddedV2, type TransferStepRefusedV1, type TransferStepV1 } from './schemas';
 
 /** Transactions are written in the latest version of their schema (2: amounts carry their currency). */
 const TRANSACTION_ADDED_VERSION = walletRegistry.latest('wallet.transaction.added').version;
@@ -12,7 +12,16 @@ export type WalletEvent =
   | DomainEvent<'wallet.transaction.added', TransactionAddedV2>
   | DomainEvent<'wallet.account.flagged', z.infer<typeof AccountFlaggedV1>>
   | DomainEvent<'wallet.account.cleared', z.infer<typeof AccountClearedV1>>
-  | DomainEvent<'wallet.funds.reserved' | 'wallet.funds.released' | 'wallet.funds.reservation.confirmed' | 'wallet.transfer.credited' | 'wallet.transfer.credit.reversed', z.infer<typeof TransferStepV1>>;
+  | DomainEvent<'wallet.funds.reserved' | 'wallet.funds.released' | 'wallet.funds.reservation.confirmed' | 'wallet.transfer.credited' | 'wallet.transfer.credit.reversed', z.infer<typeof TransferStepV1>>
+  | DomainEvent<RefusalType, z.infer<typeof TransferStepRefusedV1>>;
+
+/** The event that tells a transfer's saga that a step was refused, by step. */
+export const TRANSFER_REFUSALS = {
+  ReserveFunds: 'wallet.funds.reservation.refused',
+  CreditTransfer: 'wallet.transfer.credit.refused',
+  ConfirmReservation: 'wallet.funds.confirmation.refused',
+} as const;
+type RefusalType = (typeof TRANSFER_REFUSALS)[keyof typeof TRANSFER_REFUSALS];
 
 export interface WalletState {
   readonly opened: boolean;
@@ -82,27 +91,35 @@ export function decideWallet(command: WalletCommand, state: WalletState): Emitte
       requireOpen(state, command.accountId);
       if (!state.flagged) reject('NotFlagged', `account ${command.accountId} is not flagged`);
       return [{ type: 'wallet.account.cleared', data: { accountId: command.accountId, clearedBy: command.clearedBy, clearedAt: command.at } }];
+    // Transfer steps follow the saga's rules: every command is answered with an event (a repeat is
+    // answered again; an undo with nothing to undo answers "undone"), and a step that arrives after
+    // its compensation is refused, so a late step can never create or move money.
     case 'ReserveFunds':
+      if (command.transferId in state.reserved) return step('wallet.funds.reserved', command);
+      if (state.settled.includes(command.transferId)) reject('TransferSettled', `transfer ${command.transferId} was already settled on account ${command.accountId}`);
       requireOpen(state, command.accountId);
       requireCurrency(state, command.amount);
-      if (command.transferId in state.reserved || state.settled.includes(command.transferId)) return [];
       requireSpendable(state, command.accountId, command.amount.amount);
       return step('wallet.funds.reserved', command);
     case 'ReleaseReservation':
-      return command.transferId in state.reserved ? step('wallet.funds.released', command) : [];
+      return step('wallet.funds.released', command);
     case 'ConfirmReservation':
-      if (state.settled.includes(command.transferId)) return [];
+      if (state.settled.includes(command.transferId)) return step('wallet.funds.reservation.confirmed', command);
       if (!(command.transferId in state.reserved)) reject('NoReservation', `transfer ${command.transferId} has no reservation on account ${command.accountId}`);
+      if (state.flagged) reject('AccountFlagged', `account ${command.accountId} was flagged during the transfer: money does not leave it until it is cleared`);
       return step('wallet.funds.reservation.confirmed', command);
     case 'CreditTransfer':
+      if (command.transferId in state.credited) return step('wallet.transfer.credited', command);
+      if (state.settled.includes(command.transferId)) reject('TransferSettled', `transfer ${command.transferId} was already settled on account ${command.accountId}`);
       requireOpen(state, command.accountId);
       requireCurrency(state, command.amount);
-      if (command.transferId in state.credited || state.settled.includes(command.transferId)) return [];
       return step('wallet.transfer.credited', command);
     case 'ReverseCredit':
-      return command.transferId in state.credited ? step('wallet.transfer.credit.reversed', command) : [];
+      return step('wallet.transfer.credit.reversed', command);
   }
 }
+
+const settle = (settled: readonly string[], transferId: string): string[] => (settled.includes(transferId) ? [...settled] : [...settled, transferId]);
 
 const without = (record: Readonly<Record<string, number>>, key: string): Record<string, number> => Object.fromEntries(Object.entries(record).filter(([k]) => k !== key));
 
@@ -122,14 +139,27 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'wallet.funds.reserved':
       return { ...state, reserved: { ...state.reserved, [event.data.transferId]: event.data.amount.amount } };
     case 'wallet.funds.released':
-      return { ...state, reserved: without(state.reserved, event.data.transferId), settled: [...state.settled, event.data.transferId] };
+      return { ...state, reserved: without(state.reserved, event.data.transferId), settled: settle(state.settled, event.data.transferId) };
     case 'wallet.funds.reservation.confirmed':
-      return { ...state, balance: state.balance - (state.reserved[event.data.transferId] ?? 0), reserved: without(state.reserved, event.data.transferId), settled: [...state.settled, event.data.transferId] };
+      return { ...state, balance: state.balance - (state.reserved[event.data.transferId] ?? 0), reserved: without(state.reserved, event.data.transferId), settled: settle(state.settled, event.data.transferId) };
     case 'wallet.transfer.credited':
+      if (event.data.transferId in state.credited) return state; // answered again: already counted
       return { ...state, balance: state.balance + event.data.amount.amount, credited: { ...state.credited, [event.data.transferId]: event.data.amount.amount } };
     case 'wallet.transfer.credit.reversed':
-      return { ...state, balance: state.balance - (state.credited[event.data.transferId] ?? 0), credited: without(state.credited, event.data.transferId), settled: [...state.settled, event.data.transferId] };
+      return { ...state, balance: state.balance - (state.credited[event.data.transferId] ?? 0), credited: without(state.credited, event.data.transferId), settled: settle(state.settled, event.data.transferId) };
+    case 'wallet.funds.reservation.refused':
+    case 'wallet.transfer.credit.refused':
+    case 'wallet.funds.confirmation.refused':
+      return state; // a fact for the transfer's saga; the account is unchanged
   }
+}
+
+/**
+ * A transfer step the account refuses is still recorded, on its stream, so that the saga waiting
+ * for the step learns of it (an event, not a reply): the step's refusal event with the reason.
+ */
+export function refuseTransferStep(command: { readonly kind: keyof typeof TRANSFER_REFUSALS; readonly accountId: string; readonly transferId: string; readonly at: string }, code: string, reason: string): Emitted<WalletEvent>[] {
+  return [{ type: TRANSFER_REFUSALS[command.kind], data: { accountId: command.accountId, transferId: command.transferId, code, reason, at: command.at } }];
 }
 
 /** The wallet aggregate as a decider for the toolkit's event store. */

@@ -2,16 +2,24 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { parseConfig } from '../toolkit/config/parseConfig';
 import { DomainRejection } from '../toolkit/eventsource';
+import { readAggregate } from '../toolkit/outbox';
+import { SagaClient, sagaKey, type SagaState } from '../toolkit/saga';
+import { TransferInput, transferSaga } from './transferSaga';
+import { WALLET_API_ENV, WalletApiConfigSchema } from './walletApiConfig';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
 import { PersonalDataSealer } from '../toolkit/privacy/PersonalDataSealer';
 import { Currency } from './schemas';
 import { available, type WalletCommand } from './wallet';
 import { walletStore } from './walletStore';
 
+const config = parseConfig(WalletApiConfigSchema);
 const logger = new Logger({ serviceName: 'wallet' });
 const dynamodb = new DynamoDBClient({});
 const store = walletStore(dynamodb, PersonalDataSealer.fromEnvironment({ dynamodb }));
+const transfers = new SagaClient(transferSaga, { sqs: new SQSClient({}), queueUrl: config[WALLET_API_ENV.transferQueueUrl] });
 
 const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
 const Money = z.object({ amount: z.number().int().refine((n) => n !== 0, 'must not be 0'), currency: Currency }).strict();
@@ -55,6 +63,21 @@ export const handler = httpApi(
       const body = validated(ClearBody, jsonBody(event));
       const handled = await run(accountId, { kind: 'ClearAccount', accountId, clearedBy: body.clearedBy, at: new Date().toISOString() });
       return json(200, { accountId, version: handled.version });
+    },
+    'POST /transfers': async (event) => {
+      const body = validated(z.object({ transferId: Id }).passthrough(), jsonBody(event));
+      const { transferId, ...rest } = body;
+      const input = validated(TransferInput, rest);
+      await transfers.start(transferId, input);
+      logger.info('transfer requested', { transferId });
+      return json(202, { transferId, status: 'started' });
+    },
+    'GET /transfers/{transferId}': async (event) => {
+      const transferId = pathParameter(event, 'transferId', Id);
+      const saga = await readAggregate<SagaState<TransferInput>>(dynamodb, config[WALLET_API_ENV.transferTableName], sagaKey(transferId));
+      if (!saga) throw new HttpError(404, 'TransferNotFound', `there is no transfer ${transferId} (yet)`);
+      const { status, completedSteps, pendingCompensations, failure, input } = saga.state;
+      return json(200, { transferId, status, from: input.from, to: input.to, amount: input.amount, completedSteps, pendingCompensations, ...(failure ? { failure } : {}) });
     },
     'GET /accounts/{accountId}': async (event) => {
       const accountId = accountIdOf(event);

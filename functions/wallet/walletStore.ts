@@ -18,7 +18,7 @@ export const WalletStateSchema: z.ZodType<WalletState> = z.object({
   flagged: z.object({ reason: z.string(), fraudEventId: z.string() }).optional(),
 }) as z.ZodType<WalletState>;
 
-const WALLET_TYPES = ['wallet.account.opened', 'wallet.transaction.added', 'wallet.account.flagged', 'wallet.account.cleared', 'wallet.funds.reserved', 'wallet.funds.released', 'wallet.funds.reservation.confirmed', 'wallet.transfer.credited', 'wallet.transfer.credit.reversed'] as const;
+const WALLET_TYPES = ['wallet.account.opened', 'wallet.transaction.added', 'wallet.account.flagged', 'wallet.account.cleared', 'wallet.funds.reserved', 'wallet.funds.released', 'wallet.funds.reservation.confirmed', 'wallet.transfer.credited', 'wallet.transfer.credit.reversed', 'wallet.funds.reservation.refused', 'wallet.transfer.credit.refused', 'wallet.funds.confirmation.refused'] as const;
 
 /** Each wallet event type's latest schema, from the registry. */
 const latestSchemas = Object.fromEntries(WALLET_TYPES.map((type) => [type, walletRegistry.latest(type).schema])) as unknown as EventSchemas<WalletEvent>;

@@ -1,7 +1,14 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FRAUD_SOURCE, WALLET_SOURCE } from '../../functions/wallet/schemas';
+import { transferSaga } from '../../functions/wallet/transferSaga';
+import { WALLET_API_ENV } from '../../functions/wallet/walletApiConfig';
+import { deadLetterQueueAlarm } from '../constructs/alarms';
+import { grantSendMessage } from '../constructs/grants';
+import { Saga } from '../constructs/Saga';
 import { EventConsumer } from '../constructs/EventConsumer';
 import { PersonalDataVault } from '../constructs/PersonalDataVault';
 import { ServiceHttpApi } from '../constructs/ServiceHttpApi';
@@ -59,6 +66,38 @@ export class WalletStack extends Stack {
     });
     grantService(wallet, flagOnFraud.function, 'dynamodb:GetItem', 'dynamodb:Query');
 
+    // Transfers: an orchestrated saga (state in DynamoDB, advanced by the wallet's events) that sends
+    // the wallet commands through its command queue.
+    const commandDeadLetters = new sqs.Queue(this, 'CommandDeadLetters', { enforceSSL: true, encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: wallet.key, retentionPeriod: Duration.days(14) });
+    deadLetterQueueAlarm(this, 'CommandDeadLetterAlarm', commandDeadLetters, 'Wallet commands of transfers could not be applied: see the command dead-letter queue');
+    const commands = new sqs.Queue(this, 'Commands', {
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: wallet.key,
+      visibilityTimeout: Duration.seconds(60),
+      deadLetterQueue: { queue: commandDeadLetters, maxReceiveCount: 5 },
+    });
+    const commandHandler = new ToolkitFunction(this, 'CommandHandler', {
+      entry: 'functions/wallet/walletCommandHandler.ts',
+      description: 'Wallet commands of the transfer saga: reserve, credit, confirm and their compensations',
+      timeout: Duration.seconds(10),
+      environment: { POWERTOOLS_SERVICE_NAME: 'wallet' },
+    });
+    grantService(wallet, commandHandler, 'dynamodb:GetItem', 'dynamodb:Query');
+    commandHandler.addEventSource(new sources.SqsEventSource(commands, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }));
+    const transfersSaga = new Saga(this, 'Transfers', {
+      entry: 'functions/wallet/transferSagaHandler.ts',
+      definition: transferSaga,
+      eventBus: bus,
+      commandQueues: { wallet: commands },
+      removalPolicy,
+    });
+    grantSendMessage(api, transfersSaga.queue);
+    transfersSaga.table.grant(api, 'dynamodb:GetItem');
+    transfersSaga.table.encryptionKey?.grant(api, 'kms:Decrypt');
+    api.addEnvironment(WALLET_API_ENV.transferQueueUrl, transfersSaga.queue.queueUrl);
+    api.addEnvironment(WALLET_API_ENV.transferTableName, transfersSaga.table.tableName);
+
     new ServiceHttpApi(this, 'Http', {
       description: 'Wallet: accounts and transactions',
       outputPrefix: 'Wallet',
@@ -67,6 +106,8 @@ export class WalletStack extends Stack {
         'POST /accounts/{accountId}/transactions': api,
         'POST /accounts/{accountId}/clear': api,
         'GET /accounts/{accountId}': api,
+        'POST /transfers': api,
+        'GET /transfers/{transferId}': api,
       },
     });
 
@@ -75,6 +116,11 @@ export class WalletStack extends Stack {
       FraudTableName: fraudOutbox.table.tableName,
       WalletBusName: bus.eventBusName,
       FraudWatchQueueUrl: fraudWatch.queue.queueUrl,
+      TransferTableName: transfersSaga.table.tableName,
+      CommandHandlerFunctionName: commandHandler.functionName,
+      CommandQueueUrl: commands.queueUrl,
+      CommandDeadLetterQueueUrl: commandDeadLetters.queueUrl,
+      TransferDeadLetterQueueUrl: transfersSaga.deadLetterQueue.queueUrl,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

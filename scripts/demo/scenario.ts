@@ -135,7 +135,7 @@ export async function runScenario(context: DemoContext & { readonly orders: numb
   const wallet = await runWalletScenario(context.walletApiUrl);
 
   const ok = unsettled === 0 && wrong.length === 0 && dlq === 0 && analytics.ok && clean && wallet;
-  console.log(`\n${ok ? `${c.green}${c.bold}Every order served or cancelled, nothing dead-lettered, the late-comer agrees, the customer erased, the fraud case handled.${c.reset}` : `${c.red}${c.bold}Something did not hold (see above).${c.reset}`}`);
+  console.log(`\n${ok ? `${c.green}${c.bold}Every order served or cancelled, nothing dead-lettered, the late-comer agrees, the customer erased, the fraud case handled, a failing transfer compensated.${c.reset}` : `${c.red}${c.bold}Something did not hold (see above).${c.reset}`}`);
   return ok;
 }
 

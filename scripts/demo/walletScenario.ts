@@ -5,10 +5,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const eur = (cents: number) => `€${(cents / 100).toFixed(2)}`;
 
 /**
- * The wallet's part of the demo: two event-sourced accounts, a fraud case (six transactions within a
+ * The wallet's part of the demo: event-sourced accounts, a fraud case (six transactions within a
  * minute: the anti-fraud service flags the account, the next debit is refused until an operator
- * clears it). True when every step answered as it should.
+ * clears it), a transfer, and a failing transfer that compensates. True when every step answered as
+ * it should and the sum of balances held.
  */
+async function sumOf(api: CoffeeClient, accountIds: readonly string[]): Promise<number> {
+  const balances = await Promise.all(accountIds.map(async (id) => (await api.call<{ balance: number }>('GET', `/accounts/${id}`)).body.balance));
+  return balances.reduce((sum, balance) => sum + balance, 0);
+}
+
 export async function runWalletScenario(walletApiUrl: string): Promise<boolean> {
   const api = new CoffeeClient(walletApiUrl);
   const run = Date.now().toString(36);
@@ -44,6 +50,33 @@ export async function runWalletScenario(walletApiUrl: string): Promise<boolean> 
   const final = await api.call<{ balance: number; version: number }>('GET', `/accounts/${ada}`);
   console.log(`  balance ${eur(final.body.balance)} after ${final.body.version} events (folded from the account's log and its snapshot)`);
   if (final.body.balance !== 50_000 - 6 * 1_500) problems.push(`balance ${final.body.balance}`);
+
+  // Transfers: an orchestrated saga (reserve → credit → confirm) that compensates in reverse order.
+  const bob = `acct-bob-${run}`;
+  const carol = `acct-carol-${run}`;
+  console.log(`\n${c.bold}Transfers${c.reset} (a saga: reserve on the source → credit the target → confirm; a refused step is compensated in reverse):`);
+  await expectStatus(`open account ${bob} (EUR)`, api.call('POST', '/accounts', { accountId: bob, holderName: 'Bob', currency: 'EUR' }), 201);
+  await expectStatus(`open account ${carol} (USD)`, api.call('POST', '/accounts', { accountId: carol, holderName: 'Carol', currency: 'USD' }), 201);
+  const before = await sumOf(api, [ada, bob]);
+  const follow = async (label: string, from: string, to: string, amount: number, expected: string) => {
+    const transferId = `xfer-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    await expectStatus(`transfer ${eur(amount)} ${from} → ${to} (${label})`, api.call('POST', '/transfers', { transferId, from, to, amount: { amount, currency: 'EUR' } }), 202);
+    const until = Date.now() + 90_000;
+    let state: { status: string; completedSteps?: string[]; failure?: { step: string; reason: string } } = { status: 'unknown' };
+    while (Date.now() < until && !['completed', 'compensated', 'failed'].includes(state.status)) {
+      await sleep(300);
+      const answer = await api.call<typeof state>('GET', `/transfers/${transferId}`);
+      if (answer.status === 200) state = answer.body;
+    }
+    const ok = state.status === expected;
+    if (!ok) problems.push(`transfer ${transferId}: ${state.status}, expected ${expected}`);
+    console.log(`  ${ok ? c.green : c.red}${state.status}${c.reset} ${c.dim}steps done: ${(state.completedSteps ?? []).join(' → ') || 'none'}${state.failure ? `; ${state.failure.step} ${state.failure.reason}` : ''}${c.reset}`);
+  };
+  await follow('happy path', ada, bob, 10_000, 'completed');
+  await follow('the target keeps dollars: the credit is refused, the reservation released', bob, carol, 2_000, 'compensated');
+  const after = await sumOf(api, [ada, bob]);
+  console.log(`  sum of balances ${eur(before)} before, ${eur(after)} after: ${before === after ? `${c.green}no money created or lost${c.reset}` : `${c.red}changed${c.reset}`}`);
+  if (before !== after) problems.push('sum of balances changed');
   for (const problem of problems) console.log(`  ${c.red}${problem}${c.reset}`);
   return problems.length === 0;
 }

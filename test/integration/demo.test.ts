@@ -13,5 +13,7 @@ describe('npm run demo (the fixed scenario of npm start, for CI)', () => {
     expect(output).toMatch(/CLEAN/);
     expect(output).toMatch(/the anti-fraud service flagged the account/);
     expect(output).toMatch(/the fraud case handled/);
+    expect(output).toMatch(/compensated/);
+    expect(output).toMatch(/no money created or lost/);
   }, 480_000);
 });

@@ -1,4 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WALLET_SOURCE } from '../../functions/wallet/schemas';
 import { walletStore } from '../../functions/wallet/walletStore';
@@ -71,3 +73,92 @@ describe('the wallet and anti-fraud, on the local cloud', () => {
     expect(await account(accountId)).toMatchObject({ body: { balance: 2_234, version: 3 } });
   });
 });
+
+describe('transfers: an orchestrated saga that compensates, on the local cloud', () => {
+  type Transfer = { status: string; completedSteps: string[]; failure?: { step: string; reason: string } };
+  const transfer = (from: string, to: string, amount: number, currency = 'EUR') => {
+    const transferId = unique('xfer');
+    return api.call('POST', '/transfers', { transferId, from, to, amount: { amount, currency } }).then((answer) => ({ transferId, answer }));
+  };
+  const finished = (transferId: string) =>
+    eventually(() => api.call<Transfer>('GET', `/transfers/${transferId}`), (t) => ['completed', 'compensated', 'failed'].includes(t.body.status), { what: `transfer ${transferId} to finish`, timeoutMs: 90_000 });
+  const balances = async (...accountIds: string[]) => Promise.all(accountIds.map(async (id) => (await account(id)).body));
+  const total = (accounts: { balance: number }[]) => accounts.reduce((sum, a) => sum + a.balance, 0);
+
+  async function funded(amount: number, currency = 'EUR'): Promise<string> {
+    const accountId = unique('acct');
+    expect(await api.call('POST', '/accounts', { accountId, holderName: 'Alan Turing', currency })).toMatchObject({ status: 201 });
+    if (amount > 0) expect(await api.call('POST', `/accounts/${accountId}/transactions`, { transactionId: unique('tx'), amount: { amount, currency } })).toMatchObject({ status: 201 });
+    return accountId;
+  }
+
+  it('happy path: reserve → credit → confirm moves the money, and no money is created or lost', async () => {
+    const [from, to] = [await funded(10_000), await funded(0)];
+    const { transferId, answer } = await transfer(from, to, 2_500);
+    expect(answer).toMatchObject({ status: 202, body: { transferId, status: 'started' } });
+    expect((await finished(transferId)).body).toMatchObject({ status: 'completed', completedSteps: ['reserve', 'credit', 'confirm'] });
+    const after = await balances(from, to);
+    expect(after.map((a) => [a.balance, a.available])).toEqual([[7_500, 7_500], [2_500, 2_500]]);
+    expect(total(after)).toBe(10_000);
+  });
+
+  it('a refused first step (insufficient funds) ends the transfer with nothing to undo', async () => {
+    const [from, to] = [await funded(1_000), await funded(0)];
+    const { transferId } = await transfer(from, to, 5_000);
+    expect((await finished(transferId)).body).toMatchObject({ status: 'compensated', completedSteps: [], pendingCompensations: [], failure: { step: 'reserve', reason: 'refused' } });
+    expect((await balances(from, to)).map((a) => [a.balance, a.available])).toEqual([[1_000, 1_000], [0, 0]]);
+  });
+
+  it('a refused second step (the target keeps another currency) releases the reservation', async () => {
+    const from = await funded(10_000);
+    const to = await funded(0, 'USD');
+    const { transferId } = await transfer(from, to, 4_000);
+    expect((await finished(transferId)).body).toMatchObject({ status: 'compensated', failure: { step: 'credit', reason: 'refused' } });
+    const after = await balances(from, to);
+    expect(after.map((a) => [a.balance, a.available])).toEqual([[10_000, 10_000], [0, 0]]);
+    expect(total(after)).toBe(10_000);
+  });
+
+  it('a refused third step (the source flagged during the transfer) reverses the credit and releases the reservation', async () => {
+    const [from, to] = [await funded(10_000), await funded(0)];
+    // The test plays the wallet's command queue consumer, so that the flag lands between credit and confirm.
+    const mapping = (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: out.CommandHandlerFunctionName }))).EventSourceMappings![0]!;
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.UUID, Enabled: false }));
+    try {
+      const { transferId } = await transfer(from, to, 3_000);
+      const applyNext = async (type: string) => {
+        const message = await nextCommand(type);
+        const response = await lambda.send(new InvokeCommand({ FunctionName: out.CommandHandlerFunctionName, Payload: JSON.stringify({ Records: [{ messageId: message.MessageId, body: message.Body, attributes: {}, messageAttributes: {} }] }) }));
+        expect(response.FunctionError).toBeUndefined();
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: out.CommandQueueUrl, ReceiptHandle: message.ReceiptHandle }));
+      };
+      await applyNext('ReserveFunds');
+      await applyNext('CreditTransfer');
+      // six transactions within a minute: the anti-fraud service flags the source
+      for (let i = 0; i < 5; i++) expect(await transact(from, 100)).toMatchObject({ status: 201 });
+      await eventually(() => account(from), (a) => a.body.flagged === true, { what: 'the source flagged', timeoutMs: 60_000 });
+      await applyNext('ConfirmReservation');
+      await applyNext('ReverseCredit');
+      await applyNext('ReleaseReservation');
+      expect((await finished(transferId)).body).toMatchObject({ status: 'compensated', failure: { step: 'confirm', reason: 'refused' } });
+    } finally {
+      await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.UUID, Enabled: true }));
+    }
+    const after = await balances(from, to);
+    expect(after.map((a) => [a.balance, a.available])).toEqual([[10_500, 10_500], [0, 0]]);
+    expect(total(after)).toBe(10_500);
+  });
+});
+
+const lambda = new LambdaClient({});
+const sqs = new SQSClient({});
+/** The next command of `type` the saga sent to the wallet's command queue (others are left for later). */
+async function nextCommand(type: string): Promise<Message> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: out.CommandQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 2 }));
+    const found = Messages.find((m) => (JSON.parse(m.Body!) as { type: string }).type === type);
+    if (found) return found;
+  }
+  throw new Error(`no ${type} command within 60 s`);
+}

@@ -10,3 +10,5 @@ new ConsumerTestStack(app, 'ConsumerTest');
 new RelayTestStack(app, 'RelayTest');
 new (await import('../integration/projection/ProjectionTestStack')).ProjectionTestStack(app, 'ProjectionTest');
 new (await import('../integration/live/LiveTestStack')).LiveTestStack(app, 'LiveTest');
+new (await import('../integration/eventstore/EventStoreTestStack')).EventStoreTestStack(app, 'EventStoreTest');
+new (await import('../integration/saga/SagaTestStack')).SagaTestStack(app, 'SagaTest');

@@ -48,29 +48,46 @@ describe('wallet decider', () => {
     expect(when(cleared, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toHaveLength(1);
   });
 
-  it('reserves for a transfer (available drops, balance stays), confirms (balance drops) or releases (available back), each once', () => {
+  const apply = (state: WalletState, command: WalletCommand) => [...when(state, command)].reduce(evolveWallet, state);
+
+  it('reserves for a transfer (available drops, balance stays), confirms (balance drops) or releases (available back); a repeat is answered again and changes nothing', () => {
     const state = given(opened, credit(10_000));
-    const reserved = given(opened, credit(10_000), ...when(state, transferStep('ReserveFunds', 'x-1', 4_000)));
+    const reserved = apply(state, transferStep('ReserveFunds', 'x-1', 4_000));
     expect([reserved.balance, available(reserved)]).toEqual([10_000, 6_000]);
-    expect(when(reserved, transferStep('ReserveFunds', 'x-1', 4_000))).toEqual([]);
-    const confirmed = [...when(reserved, transferStep('ConfirmReservation', 'x-1', 4_000))].reduce(evolveWallet, reserved);
+    expect(when(reserved, transferStep('ReserveFunds', 'x-1', 4_000)).map((e) => e.type)).toEqual(['wallet.funds.reserved']);
+    expect(apply(reserved, transferStep('ReserveFunds', 'x-1', 4_000))).toEqual(reserved);
+    const confirmed = apply(reserved, transferStep('ConfirmReservation', 'x-1', 4_000));
     expect([confirmed.balance, available(confirmed)]).toEqual([6_000, 6_000]);
-    expect(when(confirmed, transferStep('ConfirmReservation', 'x-1', 4_000))).toEqual([]);
-    const released = [...when(reserved, transferStep('ReleaseReservation', 'x-1', 4_000))].reduce(evolveWallet, reserved);
+    expect(apply(confirmed, transferStep('ConfirmReservation', 'x-1', 4_000))).toEqual(confirmed);
+    const released = apply(reserved, transferStep('ReleaseReservation', 'x-1', 4_000));
     expect([released.balance, available(released)]).toEqual([10_000, 10_000]);
-    expect(when(released, transferStep('ReleaseReservation', 'x-1', 4_000))).toEqual([]);
+    expect(apply(released, transferStep('ReleaseReservation', 'x-1', 4_000))).toEqual(released);
     expect(rejectionOf(state, transferStep('ConfirmReservation', 'x-9', 1))).toMatchObject({ code: 'NoReservation' });
   });
 
-  it('credits a transfer once and reverses it once (compensation)', () => {
+  it('credits a transfer once and reverses it once (compensation); repeats are answered and change nothing', () => {
     const state = given(opened);
-    const credited = [...when(state, transferStep('CreditTransfer', 'x-1', 2_500))].reduce(evolveWallet, state);
+    const credited = apply(state, transferStep('CreditTransfer', 'x-1', 2_500));
     expect(credited.balance).toBe(2_500);
-    expect(when(credited, transferStep('CreditTransfer', 'x-1', 2_500))).toEqual([]);
-    const reversed = [...when(credited, transferStep('ReverseCredit', 'x-1', 2_500))].reduce(evolveWallet, credited);
+    expect(apply(credited, transferStep('CreditTransfer', 'x-1', 2_500)).balance).toBe(2_500);
+    const reversed = apply(credited, transferStep('ReverseCredit', 'x-1', 2_500));
     expect(reversed.balance).toBe(0);
-    expect(when(reversed, transferStep('ReverseCredit', 'x-1', 2_500))).toEqual([]);
-    expect(when(reversed, transferStep('CreditTransfer', 'x-1', 2_500))).toEqual([]);
+    expect(apply(reversed, transferStep('ReverseCredit', 'x-1', 2_500)).balance).toBe(0);
+  });
+
+  it('an undo with nothing to undo is answered, and refuses the late step it undid (no money from a late credit or reserve)', () => {
+    const state = given(opened, credit(10_000));
+    const reversedFirst = apply(state, transferStep('ReverseCredit', 'x-2', 2_500));
+    expect(reversedFirst.balance).toBe(10_000);
+    expect(rejectionOf(reversedFirst, transferStep('CreditTransfer', 'x-2', 2_500))).toMatchObject({ code: 'TransferSettled' });
+    const releasedFirst = apply(state, transferStep('ReleaseReservation', 'x-3', 1_000));
+    expect(available(releasedFirst)).toBe(10_000);
+    expect(rejectionOf(releasedFirst, transferStep('ReserveFunds', 'x-3', 1_000))).toMatchObject({ code: 'TransferSettled' });
+  });
+
+  it('holds a transfer out of an account flagged during it: the confirmation is refused', () => {
+    const reserved = apply(given(opened, credit(10_000)), transferStep('ReserveFunds', 'x-1', 4_000));
+    expect(rejectionOf(evolveWallet(reserved, flagged), transferStep('ConfirmReservation', 'x-1', 4_000))).toMatchObject({ code: 'AccountFlagged' });
   });
 
   it('refuses to reserve on a flagged account or beyond what is available', () => {
@@ -98,6 +115,8 @@ const run = (transactions: TransactionAddedV2[]) =>
 describe('fraud rules', () => {
   it('velocity: the 6th transaction within 60 s fires, listing the six; spread out they do not', () => {
     expect(run(Array.from({ length: 6 }, (_, i) => tx(`t${i}`, -100, i * 5))).fired).toEqual(['velocity@t5']);
+    // a burst is reported once: the 7th to 11th do not fire again; a 12th makes a new burst of six
+    expect(run(Array.from({ length: 12 }, (_, i) => tx(`t${i}`, -100, i))).fired).toEqual(['velocity@t5', 'velocity@t11']);
     expect(run(Array.from({ length: 6 }, (_, i) => tx(`t${i}`, -100, i * 15))).fired).toEqual([]);
     const { detections } = watchTransaction(run(Array.from({ length: 5 }, (_, i) => tx(`t${i}`, -100, i))).watch, tx('t5', -100, 5));
     expect(detections[0]?.transactionIds).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);

@@ -1,0 +1,38 @@
+/** Base class of saga errors. */
+export class SagaError extends Error {
+  override name = 'SagaError';
+}
+
+/** A saga definition that cannot run (a programming error, found at load time). */
+export class InvalidSagaDefinitionError extends SagaError {
+  override name = 'InvalidSagaDefinitionError';
+  constructor(
+    readonly saga: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`Saga ${saga} is not valid: ${problems.join('; ')}`);
+  }
+}
+
+/** A saga's message that can never be handled (unknown command target, bad timer, bad input): poison. */
+export class InvalidSagaMessageError extends SagaError {
+  override name = 'InvalidSagaMessageError';
+  constructor(
+    message: string,
+    readonly sagaId?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Transient: the saga instance kept changing under us (concurrent inputs); the message is retried. */
+export class SagaContentionError extends SagaError {
+  override name = 'SagaContentionError';
+  constructor(
+    readonly sagaId: string,
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`Saga ${sagaId} changed on each of ${attempts} attempts to advance it; will retry`, options);
+  }
+}
