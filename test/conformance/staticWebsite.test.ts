@@ -1,9 +1,8 @@
-import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { eventually, unique } from '../support/eventually';
+import { scratchStack } from '../support/scratchStack';
 import { knownGap } from '../support/knownGap';
 
 // AWS behaviour relied on by the board page's hosting (lib/constructs/StaticWebsite.ts, deployed by
@@ -66,26 +65,8 @@ async function getBucketEncryption(bucket: string): Promise<{ SSEAlgorithm?: str
 const HandlerResult = z.object({ ok: z.literal(true) });
 
 describe('Static website hosting: a Python custom resource and a KMS-encrypted bucket (conformance)', () => {
-  const cfn = new CloudFormationClient({});
   const lambda = new LambdaClient({});
-  const stackName = unique('conf-site');
-  const resources = new Map<string, string>();
-
-  beforeAll(async () => {
-    await cfn.send(new CreateStackCommand({ StackName: stackName, TemplateBody: JSON.stringify(template), Capabilities: ['CAPABILITY_IAM'] }));
-    const status = await eventually(
-      async () => (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0]?.StackStatus,
-      (s) => s !== undefined && !s.endsWith('_IN_PROGRESS'),
-      { what: 'stack created', timeoutMs: 60_000 },
-    );
-    expect(status).toBe('CREATE_COMPLETE');
-    for (const r of (await cfn.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? []) {
-      resources.set(r.LogicalResourceId!, r.PhysicalResourceId!);
-    }
-  });
-  afterAll(async () => {
-    await cfn.send(new DeleteStackCommand({ StackName: stackName }));
-  });
+  const resources = scratchStack('conf-site', template);
 
   const invoke = async (logicalId: string) => {
     const result = await lambda.send(new InvokeCommand({ FunctionName: resources.get(logicalId), Payload: new TextEncoder().encode('{}') }));

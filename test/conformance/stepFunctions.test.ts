@@ -3,13 +3,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CloudFormationClient, CreateStackCommand, DeleteStackCommand, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { endpointUrl, REGION, ROOT, waitUntilHealthy } from '../../localstack/cloud';
 import { eventually, unique } from '../support/eventually';
+import { scratchStack } from '../support/scratchStack';
 import { isMiniStack, knownGap } from '../support/knownGap';
 
 // Issue 7's decision: is the transfer saga's orchestrator AWS Step Functions, or a saga whose state
@@ -172,27 +172,9 @@ const template = {
 const CommandMessage = z.object({ taskToken: z.string().min(1), transferId: z.string() });
 
 describe('Step Functions as a saga orchestrator (conformance)', () => {
-  const cfn = new CloudFormationClient({});
   const sqs = new SQSClient({});
-  const stackName = unique('conf-sfn');
-  const resources = new Map<string, string>();
   const arn = (logicalId: string) => resources.get(logicalId) ?? '';
-
-  beforeAll(async () => {
-    await cfn.send(new CreateStackCommand({ StackName: stackName, TemplateBody: JSON.stringify(template), Capabilities: ['CAPABILITY_IAM'] }));
-    const status = await eventually(
-      async () => (await cfn.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0]?.StackStatus,
-      (s) => s !== undefined && !s.endsWith('_IN_PROGRESS'),
-      { what: 'stack created', timeoutMs: 60_000 },
-    );
-    expect(status).toBe('CREATE_COMPLETE');
-    for (const r of (await cfn.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? []) {
-      resources.set(r.LogicalResourceId!, r.PhysicalResourceId!);
-    }
-  });
-  afterAll(async () => {
-    await cfn.send(new DeleteStackCommand({ StackName: stackName }));
-  });
+  const resources = scratchStack('conf-sfn', template);
 
   /** The command the execution for `transferId` sent to the queue (others' messages are left alone). */
   async function commandFor(transferId: string): Promise<z.infer<typeof CommandMessage>> {
