@@ -17,14 +17,20 @@ export interface SagaProps {
   readonly entry: string;
   /** The saga's definition (as data): its name and the events its steps wait for. */
   readonly definition: SagaOutline;
-  /** The bus the steps' events are published on (the target services' outbox bus). */
+  /** The bus the steps' events are published on (the target services' outbox bus); the saga's own events go there too. */
   readonly eventBus: events.IEventBus;
+  /**
+   * The `source`s the steps' events may come from (the target services'): an event of the right type
+   * from any other service on the bus does not move a saga.
+   * @default any source
+   */
+  readonly eventSources?: string[];
   /** Target name (as the steps' commands name it) → that service's command queue. */
   readonly commandQueues: Readonly<Record<string, sqs.IQueue>>;
   /**
    * The outbox that keeps the saga instances and publishes the saga's own events; its `source` must
    * be the saga's name. Not with `encryptionKey`.
-   * @default a new outbox (and bus) whose source is the saga's name
+   * @default a new outbox on `eventBus` whose source is the saga's name
    */
   readonly outbox?: TransactionalOutbox;
   /** Encrypts a new outbox's table and the saga's queues. Not with `outbox`. @default new keys with rotation on */
@@ -69,6 +75,7 @@ export class Saga extends Construct {
       props.outbox ??
       new TransactionalOutbox(this, 'Outbox', {
         source: props.definition.name,
+        eventBus: props.eventBus,
         removalPolicy,
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
         alarmActions: props.alarmActions ?? [],
@@ -77,7 +84,7 @@ export class Saga extends Construct {
 
     this.consumer = new EventConsumer(this, 'Runner', {
       entry: props.entry,
-      source: { kind: 'fanout', bus: props.eventBus, pattern: { detailType: stepEventTypes(props.definition) } },
+      source: { kind: 'fanout', bus: props.eventBus, pattern: { detailType: stepEventTypes(props.definition), ...(props.eventSources ? { source: props.eventSources } : {}) } },
       timeout: props.timeout ?? Duration.seconds(30),
       removalPolicy,
       environment: { POWERTOOLS_SERVICE_NAME: props.definition.name },

@@ -110,7 +110,8 @@ export class TransactionalOutbox extends Construct {
         partitionKey: { name: OUTBOX.partitionKey, type: dynamodb.AttributeType.STRING },
         sortKey: { name: OUTBOX.sortKey, type: dynamodb.AttributeType.STRING },
         stream: dynamodb.StreamViewType.NEW_IMAGE,
-        timeToLiveAttribute: OUTBOX.ttlAttribute,
+        // An event-sourced log keeps its events for good: no TTL at all, not merely none set.
+        ...(props.keepEventsForever ? {} : { timeToLiveAttribute: OUTBOX.ttlAttribute }),
       });
 
     this.bus = props.eventBus ?? new events.EventBus(this, 'Bus', props.eventBusName ? { eventBusName: props.eventBusName } : {});

@@ -89,6 +89,7 @@ export class WalletStack extends Stack {
       entry: 'functions/wallet/transferSagaHandler.ts',
       definition: transferSaga,
       eventBus: bus,
+      eventSources: [WALLET_SOURCE],
       commandQueues: { wallet: commands },
       removalPolicy,
     });
