@@ -48,7 +48,7 @@ export async function runWalletScenario(walletApiUrl: string): Promise<boolean> 
   await expectStatus('an operator clears the account', api.call('POST', `/accounts/${ada}/clear`, { clearedBy: 'fraud-desk' }), 200);
   await expectStatus(`debit ${eur(1_500)} again`, transaction(ada, -1_500), 201);
   const final = await api.call<{ balance: number; version: number }>('GET', `/accounts/${ada}`);
-  console.log(`  balance ${eur(final.body.balance)} after ${final.body.version} events (folded from the account's log and its snapshot)`);
+  console.log(`  balance ${eur(final.body.balance)} after ${final.body.version} events (a fold of the account's log, from its latest snapshot: one every 20 events)`);
   if (final.body.balance !== 50_000 - 6 * 1_500) problems.push(`balance ${final.body.balance}`);
 
   // Transfers: an orchestrated saga (reserve → credit → confirm) that compensates in reverse order.
