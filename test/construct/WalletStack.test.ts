@@ -24,6 +24,7 @@ import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
 import { allow, permissionSet, permissionsOf, wildcardAllows, type Permission } from './support/iamPermissions';
 import { projectApp } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
+import { AlarmProps, FunctionProps, GetAtt, IntegrationProps, MappingProps, PolicyProps, QueueProps, Ref, Resources, RouteProps, RuleProps, TableProps } from './support/templateShapes';
 
 /** The wallet relay's handler: the generic relay that also publishes v1 copies of `wallet.transaction.added`. */
 const WALLET_RELAY_ENTRY = 'functions/wallet/relayHandler.ts';
@@ -43,45 +44,6 @@ const SAGA_STEP_EVENT_TYPES = [
   ),
 ].sort();
 
-// The shapes of the template this test reads (parsed, so a changed shape fails with a message).
-const Resources = z.record(z.string(), z.object({ Type: z.string(), Properties: z.record(z.string(), z.unknown()).default({}) }));
-const GetAtt = z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.string()]) });
-const Ref = z.object({ Ref: z.string() });
-const FunctionProps = z.object({
-  Description: z.string().optional(),
-  Code: z.object({ S3Key: z.string() }),
-  Environment: z.object({ Variables: z.record(z.string(), z.unknown()) }).optional(),
-});
-const RuleProps = z.object({
-  EventBusName: Ref.optional(),
-  EventPattern: z.object({ source: z.array(z.string()).optional(), 'detail-type': z.array(z.string()).optional() }).strict().optional(),
-  Targets: z.array(z.object({ Arn: GetAtt, DeadLetterConfig: z.object({ Arn: GetAtt }).optional() })),
-});
-const QueueProps = z.object({
-  KmsMasterKeyId: GetAtt,
-  FifoQueue: z.boolean().optional(),
-  QueueName: z.string().optional(),
-  RedrivePolicy: z.object({ deadLetterTargetArn: GetAtt, maxReceiveCount: z.number() }).optional(),
-});
-const TableProps = z.object({ TimeToLiveSpecification: z.object({ AttributeName: z.string(), Enabled: z.boolean() }).optional() });
-const MappingProps = z.object({
-  EventSourceArn: GetAtt,
-  FunctionName: Ref,
-  FunctionResponseTypes: z.array(z.string()).optional(),
-  DestinationConfig: z.object({ OnFailure: z.object({ Destination: GetAtt }) }).optional(),
-});
-const RouteProps = z.object({ ApiId: Ref, RouteKey: z.string(), Target: z.unknown() });
-const IntegrationProps = z.object({ IntegrationUri: GetAtt });
-const PolicyProps = z.object({
-  PolicyDocument: z.object({ Statement: z.array(z.object({ Effect: z.string(), Action: z.union([z.string(), z.array(z.string())]), Resource: z.unknown() })) }),
-});
-const AlarmProps = z.object({
-  Namespace: z.string().optional(),
-  MetricName: z.string().optional(),
-  Dimensions: z.array(z.object({ Name: z.string(), Value: z.unknown() })).optional(),
-  Threshold: z.number(),
-  ComparisonOperator: z.string(),
-});
 const SourceMap = z.object({ sources: z.array(z.string()) });
 
 /** `scope.node.findChild(id)`, checked to be a `type`: the test names the stack's parts as WalletStack does. */
@@ -149,7 +111,7 @@ describe('WalletStack', () => {
   const ruleTargetIds = (): string[] => idsOfType('AWS::Events::Rule').flatMap((id) => props(id, RuleProps).Targets.map((t) => t.Arn['Fn::GetAtt'][0]));
   /** The bundled code of a function, and whether its source map lists a file of the repository (relative to its root). */
   const bundleOf = (fn: lambda.IFunction): { code: string; includes: (file: string) => boolean } => {
-    const dir = path.join(outdir, `asset.${props(idOf(fn), FunctionProps).Code.S3Key.replace(/\.zip$/, '')}`);
+    const dir = path.join(outdir, `asset.${props(idOf(fn), FunctionProps).Code!.S3Key.replace(/\.zip$/, '')}`);
     // The map names sources relative to the (temporary) build directory: match on their tail.
     const { sources } = SourceMap.parse(JSON.parse(fs.readFileSync(path.join(dir, 'index.js.map'), 'utf8')));
     return { code: fs.readFileSync(path.join(dir, 'index.js'), 'utf8'), includes: (file) => sources.some((source) => source.endsWith(`/${file}`)) };
