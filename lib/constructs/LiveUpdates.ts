@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import { CONNECTION_KEY, CONNECTION_TTL_ATTRIBUTE } from '../../functions/toolkit/live/DynamoConnectionStore';
 import { DEFAULT_CONNECTION_TTL_SECONDS, LIVE_ENV, MessageKindSchema } from '../../functions/toolkit/live/liveConfig';
 import { deadLetterQueueAlarm } from './alarms';
+import { newDeadLetterQueue } from './deadLetterQueue';
 import { streamMapping } from './streamMapping';
 import { ToolkitFunction } from './ToolkitFunction';
 
@@ -116,16 +117,7 @@ export class LiveUpdates extends Construct {
       removalPolicy,
     });
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This is the live-updates dead-letter queue itself; its messages are kept 14 days and alarmed on.',
-    });
+    this.deadLetterQueue = newDeadLetterQueue(this, 'DeadLetterQueue', this.key, 'live-updates');
     this.deadLetterAlarm = deadLetterQueueAlarm(
       this,
       'DeadLetterAlarm',

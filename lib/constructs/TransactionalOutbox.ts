@@ -14,6 +14,7 @@ import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
+import { newDeadLetterQueue } from './deadLetterQueue';
 import { streamMapping } from './streamMapping';
 import { PROJECT_ROOT, ToolkitFunction } from './ToolkitFunction';
 
@@ -116,16 +117,7 @@ export class TransactionalOutbox extends Construct {
 
     this.bus = props.eventBus ?? new events.EventBus(this, 'Bus', props.eventBusName ? { eventBusName: props.eventBusName } : {});
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This is the relay dead-letter queue itself; its messages are kept 14 days and alarmed on.',
-    });
+    this.deadLetterQueue = newDeadLetterQueue(this, 'DeadLetterQueue', this.key, 'relay');
 
     const relay = props.relay ?? {};
     this.relayFunction = new ToolkitFunction(this, 'Relay', {
