@@ -10,6 +10,7 @@ import { ToolkitFunction } from '../../lib/constructs/ToolkitFunction';
 import { allow, permissionSet, permissionsOf, wildcardAllows, type Permission } from './support/iamPermissions';
 import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
+import { captureError } from './support/captureError';
 
 /** `Stack` 'Test' and vault id 'Vault', lower-cased. */
 const DEFAULT_ALIAS_PREFIX = 'alias/test-vault';
@@ -326,16 +327,6 @@ describe('PersonalDataVault validation', () => {
     expect(error.message).toMatch(expected);
   });
 });
-
-function captureError(act: () => unknown): Error {
-  try {
-    act();
-  } catch (thrown) {
-    if (thrown instanceof Error) return thrown;
-    throw thrown;
-  }
-  throw new Error('expected an error, none was thrown');
-}
 
 describe('cdk-nag AwsSolutions checks on a stack with a vault of each mode and a sealer, an opener and an eraser of each', () => {
   itPassesNagChecks((app) => {

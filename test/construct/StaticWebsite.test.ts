@@ -9,6 +9,7 @@ import { StaticWebsite, type StaticWebsiteProps } from '../../lib/constructs/Sta
 import { wildcardAllows } from './support/iamPermissions';
 import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
+import { captureError } from './support/captureError';
 
 const API_URL = 'https://abc123.execute-api.us-east-1.amazonaws.com/';
 const LIVE_URL = 'wss://def456.execute-api.us-east-1.amazonaws.com/live';
@@ -381,16 +382,6 @@ describe('StaticWebsite validation', () => {
     expect(() => new StaticWebsite(stack, 'Board', { sourceDirectory: path.join(os.tmpdir(), 'no-such-site-folder') })).toThrow(/is not a folder/);
   });
 });
-
-function captureError(act: () => unknown): Error {
-  try {
-    act();
-  } catch (thrown) {
-    if (thrown instanceof Error) return thrown;
-    throw thrown;
-  }
-  throw new Error('expected an error, none was thrown');
-}
 
 describe('cdk-nag AwsSolutions checks on stacks with a site of each removal policy, with deploy-time URLs', () => {
   itPassesNagChecks((app) => {
