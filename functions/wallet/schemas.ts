@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { personal } from '../toolkit/privacy/personal';
 import { defineEventType, defineRegistry } from '../toolkit/schemas';
 

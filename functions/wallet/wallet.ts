@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Decider, DomainEvent, Emitted } from '../toolkit/eventsource';
 import { DomainRejection } from '../toolkit/eventsource';
 import { walletRegistry, type AccountClearedV1, type AccountFlaggedV1, type AccountOpenedV1, type Currency, type Money, type TransactionAddedV2, type TransferStepRefusedV1, type TransferStepV1 } from './schemas';

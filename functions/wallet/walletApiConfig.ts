@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Where the wallet API starts and follows transfers: the transfer saga's queue and table. */
 export const WALLET_API_ENV = { transferQueueUrl: 'TRANSFER_QUEUE_URL', transferTableName: 'TRANSFER_TABLE_NAME' } as const;

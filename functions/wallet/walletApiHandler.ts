@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseConfig } from '../toolkit/config/parseConfig';
 import { DomainRejection } from '../toolkit/eventsource';

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../toolkit/config/parseConfig';
 import { EventStore, type EventSchemas } from '../toolkit/eventsource';
 import { OUTBOX_ENV, OutboxConfigSchema } from '../toolkit/outbox';

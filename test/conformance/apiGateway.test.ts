@@ -13,7 +13,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { request } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { z } from 'zod';
+import * as z from 'zod';
 import { endpointUrl } from '../../localstack/cloud';
 import { localApiUrl, localCallbackUrl, localWebSocketUrl, toLocalApiUrl } from '../../localstack/endpoints';
 import { eventually, unique } from '../support/eventually';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { endpointUrl, REGION, ROOT, waitUntilHealthy } from '../../localstack/cloud';
 import { eventually, unique } from '../support/eventually';
 import { scratchStack } from '../support/scratchStack';

@@ -8,7 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
 import { BREW_FINISHED, BREW_STARTED } from '../../functions/coffee/barista/ticket';
 import { BOARD_EVENTS } from '../../functions/coffee/board/board';

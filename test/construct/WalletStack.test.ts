@@ -7,7 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';

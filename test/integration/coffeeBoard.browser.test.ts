@@ -6,7 +6,7 @@
  */
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { localApiUrl, localWebSocketUrl } from '../../localstack/endpoints';
 import { startBoardServer, type BoardServer } from '../../scripts/boardServer';
 import { launchBrowser, type LaunchedBrowser } from '../support/browser';

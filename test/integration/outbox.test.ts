@@ -3,7 +3,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } 
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DeliveryLog, type Delivery, type DeliveryPath } from './relay/DeliveryLog';
 import { ConcurrencyError, GuardFailedError, Outbox, OUTBOX, outboxPartitionKey, outboxSortKey } from '../../functions/toolkit/outbox';
 import { personal } from '../../functions/toolkit/privacy/personal';

@@ -3,7 +3,7 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { auditSubject, discoverStores, KmsKeyVault, PersonalDataSealer, personal, sealPersonalFields, openPersonalFields } from '../../functions/toolkit/privacy';
 import { unique } from '../support/eventually';
 

@@ -2,7 +2,7 @@ import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Outbox, outboxPartitionKey, readAggregate } from '../../functions/toolkit/outbox';
 import { DynamoSagaStore, SagaClient, sagaEventTypes, type SagaState } from '../../functions/toolkit/saga';
 import { eventually, unique } from '../support/eventually';

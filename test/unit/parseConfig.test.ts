@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, jsonEnv, parseConfig } from '../../functions/toolkit/config/parseConfig';
 import { RELAY_ENV, RelayConfigSchema } from '../../functions/toolkit/relay/relayConfig';
 import { thrownBy } from './fixtures';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldSealer } from '../../functions/toolkit/privacy/ports';
 import { openPersonalFields, personal, personalPaths, REDACTED, redactPersonalFields, sealPersonalFields } from '../../functions/toolkit/privacy/personal';
 

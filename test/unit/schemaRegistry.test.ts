@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeMessage, PoisonMessageError } from '../../functions/toolkit/consumer';
 import { parseEvent, UUID_V7 } from '../../functions/toolkit/envelope';
 import {

@@ -1,7 +1,7 @@
 import { ORDER_CANCELLED, OrderCancelledSchema } from '../orders/cancelOrder';
 import { ORDER_PLACED, OrderPlacedSchema } from '../orders/placeOrder';
 import { ORDER_SERVED, OrderServedSchema } from '../counter/pickup';
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** The late-comer's events: it was deployed after orders existed, and rebuilds from the logs. */
 export const WAIT_TIME_EVENTS = { [ORDER_PLACED]: OrderPlacedSchema, [ORDER_CANCELLED]: OrderCancelledSchema, [ORDER_SERVED]: OrderServedSchema } as const;

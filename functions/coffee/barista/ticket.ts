@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { NewEvent } from '../../toolkit/outbox';
 
 export const BREW_STARTED = 'coffee.brew.started';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ORDER_CANCELLED, OrderCancelledSchema } from '../orders/cancelOrder';
 import { ORDER_PLACED, OrderPlacedSchema, summarize } from '../orders/placeOrder';
 import { BREW_FINISHED, BREW_STARTED, BrewFinishedSchema, BrewStartedSchema } from '../barista/ticket';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Environment of the queries function: the read models it serves. */
 export const QUERIES_ENV = { boardTable: 'BOARD_TABLE', waitTimesTable: 'WAIT_TIMES_TABLE' } as const;

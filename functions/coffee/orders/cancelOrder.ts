@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { NewEvent } from '../../toolkit/outbox';
 import type { OrderState } from './placeOrder';
 

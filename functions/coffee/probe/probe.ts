@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { NewEvent } from '../../toolkit/outbox/planCommit';
 import { PROBE_STAGES, type ProbeRow, type ProbeStage } from './boardRow';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Environment variables of the probe function, set by the `BusinessProbe` construct. */
 export const PROBE_ENV = {

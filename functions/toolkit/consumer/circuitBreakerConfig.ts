@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CircuitPolicy } from './circuitBreaker';
 import { CONSUMER_ENV } from './consumerConfig';
 

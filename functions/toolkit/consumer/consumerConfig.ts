@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Environment variables of a consumer function; the `EventConsumer` construct sets them from these names. */
 export const CONSUMER_ENV = {

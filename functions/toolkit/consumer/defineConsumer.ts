@@ -5,7 +5,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { parseConfig } from '../config/parseConfig';
 import { CONSUMER_ENV, ConsumerConfigSchema, type ConsumerConfig } from './consumerConfig';
 import { decideFailure } from './decideFailure';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** A domain event as a decider sees it: its type and its data, at the type's latest schema version. */
 export interface DomainEvent<T extends string = string, D = unknown> {

@@ -1,6 +1,6 @@
 import { GetItemCommand, QueryCommand, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEvent, type EventEnvelope } from '../envelope';
 import { ConcurrencyError } from '../outbox/errors';
 import { Outbox, type CommitGuard, type OutboxOptions } from '../outbox/Outbox';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { EventEnvelope } from '../envelope';
 import type { DomainEvent, EventSchemas, Upcast } from './Decider';
 import { CorruptStreamError, InvalidEventError } from './errors';

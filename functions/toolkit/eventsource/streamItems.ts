@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OUTBOX } from '../outbox/outboxItem';
 import { InvalidStreamIdError } from './errors';
 

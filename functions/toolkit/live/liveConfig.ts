@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Environment variables of the live-updates functions; `LiveUpdates` sets them from these names. */
 export const LIVE_ENV = {

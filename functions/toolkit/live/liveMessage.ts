@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A read-model item as the toolkit's projections store it (`{ pk, state, watermarks, revision,

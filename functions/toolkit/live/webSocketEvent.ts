@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the connection routes read of an API Gateway WebSocket (Lambda proxy) event. */
 export const WebSocketEventSchema = z.object({

@@ -6,7 +6,7 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { newEventId, newTraceparent, type EventEnvelope } from '../envelope';
 import { sealPersonalFields } from '../privacy/personal';
 import type { FieldSealer } from '../privacy/ports';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Environment variables a writer gets from `TransactionalOutbox.grantCommit`. */
 export const OUTBOX_ENV = {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConcurrencyError, OUTBOX, type Outbox } from '../outbox';
 import type { EraseOptions, ErasureReceipt, SubjectEraser } from './ports';
 import { PRIVACY_MODES, SUBJECT_ERASED } from './privacyConfig';

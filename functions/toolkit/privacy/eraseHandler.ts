@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../config/parseConfig';
 import { Outbox, OUTBOX_ENV, OutboxConfigSchema } from '../outbox';
 import { erase } from './erase';

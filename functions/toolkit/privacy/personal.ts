@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldSealer } from './ports';
 
 /** Where a schema is marked personal; the walkers below look it up. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Environment variables of a function that seals, opens or erases; `PersonalDataVault` sets them. */
 export const PRIVACY_ENV = {

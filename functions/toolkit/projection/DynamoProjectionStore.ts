@@ -8,7 +8,7 @@ import {
   type Put,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { SUMMARY_KEY, type ProjectionRow } from './catchUp';
 import { ProjectionConflictError, ProjectionError } from './errors';
 import type { ProjectionStore } from './ports';

@@ -1,6 +1,6 @@
 import { GetItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { SUMMARY_KEY, type ProjectionRow } from './catchUp';
 import { PROJECTION, toRow, toSummary } from './projectionItem';
 

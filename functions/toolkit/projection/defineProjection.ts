@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { parseConfig } from '../config/parseConfig';
 import { decodeMessage, defineConsumer, type ConsumedEvent, type ConsumerDefinition, type ConsumerDependencies, type EventSchemas } from '../consumer';
 import type { EventEnvelope } from '../envelope';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { jsonEnv } from '../config/parseConfig';
 
 /** Environment variables of a projection function; `ProjectionTable.grantProject` and `EventConsumer` (`replayLogs`) set them. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { jsonEnv } from '../config/parseConfig';
 
 /** Environment variables of the relay function; the construct sets them from these names. */

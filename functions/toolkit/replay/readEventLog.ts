@@ -1,6 +1,6 @@
 import { QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEvent, type EventEnvelope } from '../envelope';
 import { OUTBOX, outboxPartitionKey } from '../outbox/outboxItem';
 

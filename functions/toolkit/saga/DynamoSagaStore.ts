@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Outbox } from '../outbox/Outbox';
 import type { NewEvent } from '../outbox/planCommit';
 import { readAggregate } from '../outbox/readAggregate';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InvalidSagaDefinitionError } from './errors';
 
 /** What a step's command builder sees: the saga's id and input, and what the completed steps answered. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EventSchemas } from '../consumer/decodeMessage';
 import { buildEvent, newEventId, newTraceparent, type EventEnvelope } from '../envelope';
 import type { OutgoingCommand, SagaInput, SagaTimer } from './advance';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { jsonEnv } from '../config/parseConfig';
 
 /** Environment variables of a saga's function; the `Saga` construct sets them. */

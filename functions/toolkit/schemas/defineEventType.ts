@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** The schemas of one event type: version number (1, 2, …) → zod schema of `data`. */
 export type VersionSchemas = { readonly [version: number]: z.ZodType };

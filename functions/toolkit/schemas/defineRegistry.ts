@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { EventEnvelope } from '../envelope/EventEnvelope';
 import type { LatestVersion, VersionSchemas } from './defineEventType';
 import { olderVersionCopy } from './olderVersionCopy';

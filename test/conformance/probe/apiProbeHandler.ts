@@ -13,7 +13,7 @@
  */
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
 
 const config = parseConfig(z.object({ PROBE_LOG_TABLE: z.string().min(1) }));

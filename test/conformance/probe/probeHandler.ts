@@ -7,7 +7,7 @@
 import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
 
 const config = parseConfig(z.object({ PROBE_LOG_TABLE: z.string().min(1) }));

@@ -5,7 +5,7 @@
  * delivered push and the error of a push to a closed connection. Test-only.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
 
 const config = parseConfig(z.object({ PROBE_CALLBACK_URL: z.url() }));

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The shapes of a synthesized template that the stack tests read: parsed, so that a changed shape
 // fails with a message rather than an undefined deep inside an assertion.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Events of the circuit-breaker test consumer: each asks it to call a (fake) downstream system. */
 export const CIRCUIT_TEST_SOURCE = 'test.circuit-breaker';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
 import { circuit, defineConsumer } from '../../../functions/toolkit/consumer';
 import { DOWNSTREAM_CALL_REQUESTED, DownstreamCallRequestedSchema } from './circuitEvents';

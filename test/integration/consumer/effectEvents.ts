@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The event the test consumers apply; its data asks for failures. */
 export const EFFECT_REQUESTED = 'test.effect.requested';

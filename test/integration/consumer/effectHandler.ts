@@ -7,7 +7,7 @@
  */
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../../../functions/toolkit/config/parseConfig';
 import { defineConsumer, PoisonMessageError } from '../../../functions/toolkit/consumer';
 import { EFFECT_REQUESTED, EffectRequestedSchema } from './effectEvents';

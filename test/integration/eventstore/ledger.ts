@@ -1,5 +1,5 @@
 // Test-only: a tiny event-sourced ledger, the aggregate the event store's unit and cloud tests use.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DomainRejection, type Decider, type EventSchemas } from '../../../functions/toolkit/eventsource';
 import { personal } from '../../../functions/toolkit/privacy/personal';
 

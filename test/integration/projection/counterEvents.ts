@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const COUNTER_SOURCE = 'test.counter';
 /** Routed to the projection's queue by its bus rule (the live path). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { NewEvent } from '../../../functions/toolkit/outbox';
 
 // A tiny test-only ledger: accounts with an available and a reserved amount, changed by the transfer

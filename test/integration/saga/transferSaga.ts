@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineSaga } from '../../../functions/toolkit/saga';
 import { LEDGER_EVENTS } from './ledger';
 
