@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/construct/**/*.test.ts'],
           testTimeout: 60_000,
+          // Synthesizing a whole app (nag checks) takes seconds, more on a busy 2-core machine.
+          hookTimeout: 60_000,
         },
       },
       {

@@ -4,7 +4,9 @@
  * Nothing under lib/ or functions/ knows about this file.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -103,24 +105,21 @@ export interface CloudHandle {
 }
 
 /**
- * Makes sure a healthy local cloud answers: reuses the one at `AWS_ENDPOINT_URL` or on 4566 if it is
- * healthy, otherwise starts the embedded MiniStack on 127.0.0.1:4566 with its log in `.local/`.
+ * Makes sure a healthy local cloud answers: reuses the one at `AWS_ENDPOINT_URL` (default
+ * http://127.0.0.1:4566) if it is healthy, otherwise starts the embedded MiniStack on that loopback
+ * port with its log in `.local/` (so a second checkout can run its own on another port).
  */
 export async function ensureCloud(): Promise<CloudHandle> {
   const endpoint = endpointUrl();
   assertLoopback(endpoint);
   if (await isHealthy(endpoint)) return { endpoint, started: false };
-  if (process.env.AWS_ENDPOINT_URL && process.env.AWS_ENDPOINT_URL !== DEFAULT_ENDPOINT) {
-    throw new Error(`AWS_ENDPOINT_URL=${endpoint} does not answer a health check; start it, or unset AWS_ENDPOINT_URL to use the embedded MiniStack`);
-  }
   installEmulator();
   const state = path.join(LOCAL, 'state');
-  const tmp = path.join(LOCAL, 'tmp');
+  // The emulator unpacks function code into its temporary directory. Outside this project, as on AWS
+  // (/var/task): inside it, Node would find the project's package.json ("type": "module") and its
+  // node_modules above the bundle, and hide a module the bundle fails to carry.
+  const tmp = path.join(os.tmpdir(), `ministack-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
   for (const dir of [state, tmp]) mkdirSync(dir, { recursive: true });
-  // The emulator unpacks function code under .local/tmp, inside this project, whose package.json says
-  // "type": "module"; Node would then read the CommonJS bundles as ES modules. On AWS no package.json
-  // sits above /var/task. This one ends Node's package-scope lookup at .local/, as there.
-  writeFileSync(path.join(LOCAL, 'package.json'), '{ "private": true, "type": "commonjs" }\n');
   const log = openSync(LOG_FILE, 'a');
   const child = spawn(path.join(VENV, 'bin', 'python'), [path.join(ROOT, 'localstack', 'run_ministack.py')], {
     cwd: LOCAL,
@@ -130,7 +129,7 @@ export async function ensureCloud(): Promise<CloudHandle> {
       // Only what the emulator needs: the host's own AWS settings must not leak into functions.
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? LOCAL,
-      GATEWAY_PORT: '4566',
+      GATEWAY_PORT: new URL(endpoint).port || '80',
       BIND_HOST: '127.0.0.1',
       MINISTACK_HOST: '127.0.0.1',
       LAMBDA_EXECUTOR: 'local',
@@ -140,6 +139,9 @@ export async function ensureCloud(): Promise<CloudHandle> {
       S3_DATA_DIR: path.join(state, 's3'),
       TMPDIR: tmp,
       LOG_LEVEL: 'INFO',
+      // The nodejs22.x runtime provides the AWS SDK v3 to every function (bundles leave it out); the
+      // emulator's Node does not, so its handlers find the project's copy here, and only that.
+      NODE_PATH: lambdaRuntimeModules(),
       // Handlers run on the host's Node 20 here (nodejs22.x on AWS): silence the SDK's notice about it.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
@@ -149,6 +151,19 @@ export async function ensureCloud(): Promise<CloudHandle> {
   writeFileSync(PID_FILE, String(child.pid));
   await waitUntilHealthy(endpoint);
   return { endpoint, started: true };
+}
+
+/**
+ * A node_modules folder that offers the handlers what the Lambda Node.js runtime offers them: the AWS
+ * SDK v3 (`@aws-sdk/*`, a link to the project's copy). Anything else a bundle needs must be in the
+ * bundle or in one of its layers, as on AWS.
+ */
+function lambdaRuntimeModules(): string {
+  const modules = path.join(LOCAL, 'lambda-runtime', 'node_modules');
+  mkdirSync(modules, { recursive: true });
+  const link = path.join(modules, '@aws-sdk');
+  if (!existsSync(link)) symlinkSync(path.join(ROOT, 'node_modules', '@aws-sdk'), link, 'dir');
+  return modules;
 }
 
 /** Stops the emulator this project started (by its PID), and nothing else. */
