@@ -5,8 +5,9 @@ import { ConcurrencyError, readAggregate } from '../toolkit/outbox';
 import { walletRegistry } from '../wallet/schemas';
 import { outboxFromEnv } from '../toolkit/outbox/outboxFromEnv';
 import { emptyWatch, watchTransaction, type AccountWatch } from './rules';
+import { instrument } from '../toolkit/observability';
 
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const { outbox, tableName } = outboxFromEnv(dynamodb);
 
 /** Per account: what the rules remember, and the last wallet event (by sequence) applied to it. */

@@ -2,8 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { defineConsumer } from '../toolkit/consumer';
 import { walletRegistry } from './schemas';
 import { walletStore } from './walletStore';
+import { instrument } from '../toolkit/observability';
 
-const store = walletStore(new DynamoDBClient({}));
+const store = walletStore(instrument(new DynamoDBClient({})));
 
 /** The wallet reacts to the anti-fraud service: a detection flags the account (once; debits then refused). */
 export const handler = defineConsumer({

@@ -8,9 +8,10 @@ import { decodeSagaCommand } from '../toolkit/saga';
 import { Currency } from './schemas';
 import { refuseTransferStep, TRANSFER_REFUSALS, type WalletCommand } from './wallet';
 import { walletStore } from './walletStore';
+import { instrument } from '../toolkit/observability';
 
 const logger = new Logger({ serviceName: 'wallet' });
-const store = walletStore(new DynamoDBClient({}));
+const store = walletStore(instrument(new DynamoDBClient({})));
 const processor = new BatchProcessor(EventType.SQS);
 
 const TransferStep = z.object({ transferId: z.string().min(1), accountId: z.string().min(1), amount: z.object({ amount: z.number().int().positive(), currency: Currency }) }).strict();

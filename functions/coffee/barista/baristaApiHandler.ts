@@ -7,9 +7,10 @@ import { OrderIdSchema } from '../orders/placeOrder';
 import { commitDecision } from '../shared/commitDecision';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { finishBrew, queueKey, startBrew, ticketKey, type QueuedOrder, type Ticket } from './ticket';
+import { instrument } from '../../toolkit/observability';
 
 const logger = new Logger({ serviceName: 'coffee-barista' });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const { outbox, tableName } = outboxFromEnv(dynamodb);
 
 /** The decision rests on the queue item saying the order was not cancelled: checked again at commit. */

@@ -8,8 +8,9 @@ import { ORDER_PLACED, OrderPlacedSchema, summarize } from '../orders/placeOrder
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { rememberFacts } from '../shared/rememberFacts';
 import { queueKey } from './ticket';
+import { instrument } from '../../toolkit/observability';
 
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const { tableName } = outboxFromEnv(dynamodb);
 
 const remember = (orderId: string, facts: Record<string, string>) => rememberFacts(dynamodb, tableName, queueKey(orderId), facts);

@@ -7,10 +7,11 @@ import { averageWaitSeconds, type OrderWait } from '../analytics/waitTimes';
 import { OrderIdSchema } from '../orders/placeOrder';
 import type { BoardState } from './board';
 import { QUERIES_ENV, QueriesConfigSchema } from './queriesConfig';
+import { instrument } from '../../toolkit/observability';
 
 const config = parseConfig(QueriesConfigSchema);
 const logger = new Logger({ serviceName: 'coffee-board' });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const board = new ProjectionReader<BoardState>({ dynamodb, tableName: config[QUERIES_ENV.boardTable] });
 const waitTimesTable = config[QUERIES_ENV.waitTimesTable];
 const waitTimes = waitTimesTable === undefined ? undefined : new ProjectionReader<OrderWait>({ dynamodb, tableName: waitTimesTable });

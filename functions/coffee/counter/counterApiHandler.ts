@@ -6,9 +6,10 @@ import { OrderIdSchema } from '../orders/placeOrder';
 import { commitDecision } from '../shared/commitDecision';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { pickupKey, serveOrder, servedKey, type Pickup, type Service } from './pickup';
+import { instrument } from '../../toolkit/observability';
 
 const logger = new Logger({ serviceName: 'coffee-counter' });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const { outbox, tableName } = outboxFromEnv(dynamodb);
 
 /** The counter's HTTP API: hand a finished drink over. */

@@ -5,8 +5,9 @@ import { ORDER_CANCELLED, OrderCancelledSchema } from '../orders/cancelOrder';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { rememberFacts } from '../shared/rememberFacts';
 import { pickupKey } from './pickup';
+import { instrument } from '../../toolkit/observability';
 
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const { tableName } = outboxFromEnv(dynamodb);
 
 /** The counter learns which drinks are ready (barista) and which orders were cancelled (orders). */

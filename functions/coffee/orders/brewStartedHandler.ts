@@ -5,9 +5,10 @@ import { defineConsumer } from '../../toolkit/consumer';
 import { OUTBOX_ENV, OutboxConfigSchema } from '../../toolkit/outbox';
 import { BREW_STARTED, BrewStartedSchema } from '../barista/ticket';
 import { brewingKey } from './cancelOrder';
+import { instrument } from '../../toolkit/observability';
 
 const config = parseConfig(OutboxConfigSchema);
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 
 /**
  * The orders service records that the barista started an order, so a later cancel is refused. Not

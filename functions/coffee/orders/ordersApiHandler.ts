@@ -7,9 +7,10 @@ import { sealPersonalFields } from '../../toolkit/privacy/personal';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { brewingKey, cancelOrder } from './cancelOrder';
 import { CustomerSchema, OrderIdSchema, orderKey, placeOrder, PlaceOrderSchema, type Customer, type OrderState } from './placeOrder';
+import { instrument } from '../../toolkit/observability';
 
 const logger = new Logger({ serviceName: 'coffee-orders' });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const sealer = PersonalDataSealer.fromEnvironment({ dynamodb });
 const { outbox, tableName } = outboxFromEnv(dynamodb);
 

@@ -8,10 +8,11 @@ import { InvalidProbeInputError } from './errors';
 import { PROBE_ENV, PROBE_METRICS, ProbeConfigSchema, ProbeInputSchema } from './probeConfig';
 import { PowertoolsProbeMetrics } from './probeMetrics';
 import { runProbe, type ProbeReport } from './runProbe';
+import { instrument } from '../../toolkit/observability';
 
 const config = parseConfig(ProbeConfigSchema);
 const logger = new Logger({ serviceName: PROBE_METRICS.service });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const rows = new DynamoBoardRows({
   dynamodb,
   tableName: config[PROBE_ENV.boardTableName],

@@ -12,14 +12,15 @@ import { CIRCUIT_CLOSER_ENV, CircuitCloserConfigSchema } from './circuitBreakerC
 import { DynamoCircuitStore } from './DynamoCircuitStore';
 import { EventSourceMappingSwitch } from './EventSourceMappingSwitch';
 import { halfOpenCircuits, type CircuitRecovery } from './halfOpenCircuits';
+import { instrument, withApiCallLog } from '../observability';
 
 const config = parseConfig(CircuitCloserConfigSchema);
 const logger = new Logger();
-const store = new DynamoCircuitStore(new DynamoDBClient({}), config[CIRCUIT_CLOSER_ENV.tableName]);
-const consumer = new EventSourceMappingSwitch(new LambdaClient({}), config[CIRCUIT_CLOSER_ENV.consumerFunctionName], config[CIRCUIT_CLOSER_ENV.queueArn]);
+const store = new DynamoCircuitStore(instrument(new DynamoDBClient({})), config[CIRCUIT_CLOSER_ENV.tableName]);
+const consumer = new EventSourceMappingSwitch(instrument(new LambdaClient({})), config[CIRCUIT_CLOSER_ENV.consumerFunctionName], config[CIRCUIT_CLOSER_ENV.queueArn]);
 
-export const handler = async (): Promise<CircuitRecovery> => {
+export const handler = withApiCallLog(async (): Promise<CircuitRecovery> => {
   const recovery = await halfOpenCircuits({ store, consumer });
   if (recovery.resumed) logger.info('circuits half-open: consumer resumed', { ...recovery });
   return recovery;
-};
+});

@@ -7,6 +7,7 @@ import { CircuitBreakerConfigSchema, circuitPolicyOf, CIRCUIT_ENV, functionNameO
 import { CONSUMER_ENV } from './consumerConfig';
 import { DynamoCircuitStore } from './DynamoCircuitStore';
 import { EventSourceMappingSwitch } from './EventSourceMappingSwitch';
+import { instrument } from '../observability';
 
 export type CircuitOptions = Pick<CircuitDependencies, 'countsAsFailure'>;
 
@@ -40,8 +41,8 @@ export function circuit(name: string, options: CircuitOptions = {}): Circuit {
 function fromEnvironment(): Omit<CircuitDependencies, 'countsAsFailure'> {
   const config = parseConfig(CircuitBreakerConfigSchema);
   return {
-    store: new DynamoCircuitStore(new DynamoDBClient({}), config[CONSUMER_ENV.idempotencyTableName]),
-    consumer: new EventSourceMappingSwitch(new LambdaClient({}), functionNameOf(config), config[CIRCUIT_ENV.queueArn]),
+    store: new DynamoCircuitStore(instrument(new DynamoDBClient({})), config[CONSUMER_ENV.idempotencyTableName]),
+    consumer: new EventSourceMappingSwitch(instrument(new LambdaClient({})), functionNameOf(config), config[CIRCUIT_ENV.queueArn]),
     policy: circuitPolicyOf(config),
     logger: new Logger(),
   };

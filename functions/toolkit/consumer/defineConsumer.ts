@@ -15,6 +15,7 @@ import { MessageDeadLetters } from './MessageDeadLetters';
 import { openPersonalFields, type OpenOptions } from '../privacy/personal';
 import type { FieldSealer } from '../privacy/ports';
 import { ParkedGroups, REDRIVE_ATTRIBUTE } from './ParkedGroups';
+import { instrument, withApiCallLog } from '../observability';
 
 export interface ConsumerContext {
   /** 1 on the first delivery of this message, 2 on the second, … */
@@ -68,7 +69,7 @@ export function defineConsumer<S extends EventSchemas>(
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const config = dependencies.config ?? parseConfig(ConsumerConfigSchema);
   const logger = dependencies.logger ?? new Logger();
-  const sqs = dependencies.sqs ?? new SQSClient({});
+  const sqs = dependencies.sqs ?? instrument(new SQSClient({}));
   const deadLetters = new MessageDeadLetters(sqs, config[CONSUMER_ENV.deadLetterQueueUrl]);
   const idempotency = new IdempotencyConfig({
     eventKeyJmesPath: 'id',
@@ -77,7 +78,7 @@ export function defineConsumer<S extends EventSchemas>(
     expiresAfterSeconds: config[CONSUMER_ENV.idempotencyExpirySeconds],
     throwOnNoIdempotencyKey: true,
   });
-  const dynamodb = dependencies.dynamodb ?? new DynamoDBClient({});
+  const dynamodb = dependencies.dynamodb ?? instrument(new DynamoDBClient({}));
   const persistenceStore = new DynamoDBPersistenceLayer({ tableName: config[CONSUMER_ENV.idempotencyTableName], awsSdkV3Client: dynamodb });
   const parked = new ParkedGroups(dynamodb, config[CONSUMER_ENV.idempotencyTableName]);
   const apply = async (event: ConsumedEvent<S>, context: ConsumerContext) => {
@@ -177,7 +178,7 @@ export function defineConsumer<S extends EventSchemas>(
     }
   }
 
-  return async (event, lambdaContext) => {
+  return withApiCallLog(async (event: SQSEvent, lambdaContext: Context): Promise<SQSBatchResponse> => {
     idempotency.registerLambdaContext(lambdaContext);
     const batch: Batch = { lambdaContext, retryDelays: new Map(), parkedGroups: new Map() };
     const { retryDelays } = batch;
@@ -188,5 +189,5 @@ export function defineConsumer<S extends EventSchemas>(
     const response = await processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
     await delaySkipped(event.Records, new Set(response.batchItemFailures.map((f) => f.itemIdentifier)), retryDelays);
     return response;
-  };
+  });
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type * as z from 'zod';
+import { withApiCallLog } from '../observability';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
@@ -52,7 +53,7 @@ export type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
  * `HttpError`s become their 4xx; anything else is a 500 that says nothing about internals.
  */
 export function httpApi(routes: Readonly<Record<string, Route>>, logger = new Logger()): (event: APIGatewayProxyEventV2) => Promise<HttpResponse> {
-  return async (event) => {
+  return withApiCallLog(async (event: APIGatewayProxyEventV2): Promise<HttpResponse> => {
     const route = routes[event.routeKey];
     if (!route) return json(404, { error: 'NotFound', message: `no route ${event.routeKey}` });
     try {
@@ -65,7 +66,7 @@ export function httpApi(routes: Readonly<Record<string, Route>>, logger = new Lo
       logger.error('request failed', { route: event.routeKey, error: error instanceof Error ? error.name : 'unknown' });
       return json(500, { error: 'InternalError', message: 'the request failed; it is safe to retry' });
     }
-  };
+  });
 }
 
 /** A path parameter, validated. */

@@ -5,10 +5,11 @@ import { newConnection } from './connections';
 import { DynamoConnectionStore } from './DynamoConnectionStore';
 import { ConnectionsConfigSchema, LIVE_ENV } from './liveConfig';
 import { WebSocketEventSchema, type WebSocketResponse } from './webSocketEvent';
+import { instrument, withApiCallLog } from '../observability';
 
 const config = parseConfig(ConnectionsConfigSchema);
 const logger = new Logger({ serviceName: 'live-updates' });
-const store = new DynamoConnectionStore(new DynamoDBClient({}), config[LIVE_ENV.connectionsTable]);
+const store = new DynamoConnectionStore(instrument(new DynamoDBClient({})), config[LIVE_ENV.connectionsTable]);
 
 /**
  * The WebSocket API's `$connect`, `$disconnect` and `$default` routes: remembers each open
@@ -16,7 +17,7 @@ const store = new DynamoConnectionStore(new DynamoDBClient({}), config[LIVE_ENV.
  * accepts and ignores any message (a client may send one to keep an idle connection open; the
  * server only pushes).
  */
-export const handler = async (event: unknown): Promise<WebSocketResponse> => {
+export const handler = withApiCallLog(async (event: unknown): Promise<WebSocketResponse> => {
   const parsed = WebSocketEventSchema.safeParse(event);
   if (!parsed.success) {
     logger.error('not a WebSocket route event', { problems: parsed.error.issues.map((issue) => issue.path.join('.') || '(event)') });
@@ -35,4 +36,4 @@ export const handler = async (event: unknown): Promise<WebSocketResponse> => {
     case 'MESSAGE':
       return { statusCode: 200 };
   }
-};
+});

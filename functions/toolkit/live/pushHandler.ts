@@ -10,12 +10,13 @@ import { DynamoConnectionStore } from './DynamoConnectionStore';
 import { fanOut } from './fanOut';
 import { LIVE_ENV, PushConfigSchema } from './liveConfig';
 import { readStreamRecords } from './readStreamRecords';
+import { instrument, withApiCallLog } from '../observability';
 
 const config = parseConfig(PushConfigSchema);
 const logger = new Logger({ serviceName: 'live-updates' });
-const store = new DynamoConnectionStore(new DynamoDBClient({}), config[LIVE_ENV.connectionsTable]);
-const pusher = new ApiGatewayConnectionPusher(new ApiGatewayManagementApiClient({ endpoint: config[LIVE_ENV.callbackUrl] }));
-const deadLetters = new SqsDeadLetterSink(new SQSClient({}), config[LIVE_ENV.deadLetterQueueUrl]);
+const store = new DynamoConnectionStore(instrument(new DynamoDBClient({})), config[LIVE_ENV.connectionsTable]);
+const pusher = new ApiGatewayConnectionPusher(instrument(new ApiGatewayManagementApiClient({ endpoint: config[LIVE_ENV.callbackUrl] })));
+const deadLetters = new SqsDeadLetterSink(instrument(new SQSClient({})), config[LIVE_ENV.deadLetterQueueUrl]);
 const kind = config[LIVE_ENV.messageKind];
 
 /**
@@ -23,7 +24,7 @@ const kind = config[LIVE_ENV.messageKind];
  * clients are removed, never a failure; any other push failure reports the first record not
  * delivered everywhere, so the batch is retried from it. Logs counts, never payloads.
  */
-export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+export const handler = withApiCallLog(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const { messages, skipped, poison } = readStreamRecords(event.Records, kind);
   if (poison.length > 0) {
     await deadLetters.send(poison);
@@ -38,4 +39,4 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
   const failedRecord = messages[result.firstFailedIndex]!;
   logger.error('push failed; the batch is retried from the first record not delivered everywhere', { ...counts, firstFailedSequenceNumber: failedRecord.id });
   return { batchItemFailures: [{ itemIdentifier: failedRecord.id }] };
-};
+});

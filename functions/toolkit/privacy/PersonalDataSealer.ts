@@ -17,6 +17,7 @@ import {
 } from './ports';
 import { PRIVACY_ENV, PrivacyConfigSchema, privacyConfigProblems, type PrivacyConfig } from './privacyConfig';
 import { assertSubject, parseSealed } from './sealedValue';
+import { instrument } from '../observability';
 
 export interface PersonalDataSealerOptions {
   readonly vault: KeyVault;
@@ -71,8 +72,8 @@ export class PersonalDataSealer implements FieldSealer, SubjectEraser {
     const problems = privacyConfigProblems(config);
     if (problems.length > 0) throw new ConfigError(problems);
     const common = {
-      dynamodb: options.dynamodb ?? new DynamoDBClient({}),
-      kms: options.kms ?? new KMSClient({}),
+      dynamodb: options.dynamodb ?? instrument(new DynamoDBClient({})),
+      kms: options.kms ?? instrument(new KMSClient({})),
       tableName: config[PRIVACY_ENV.keyTableName],
       ...(options.clock ? { clock: options.clock } : {}),
     };

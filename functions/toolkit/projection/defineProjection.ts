@@ -13,6 +13,7 @@ import { DynamoProjectionStore } from './DynamoProjectionStore';
 import type { EventLog, ProjectionStore } from './ports';
 import { PROJECTION_ENV, ProjectionConfigSchema, type ProjectionConfig } from './projectionConfig';
 import { Projector } from './Projector';
+import { instrument } from '../observability';
 
 export interface ProjectionDefinition<S extends EventSchemas, T> {
   /** The event types projected: type → zod schema of `data` (as for `defineConsumer`). Anything else delivered is poison. */
@@ -58,7 +59,7 @@ export function defineProjection<S extends EventSchemas, T>(
   dependencies: Partial<ProjectionDependencies<T>> = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const config = dependencies.config ?? parseConfig(ProjectionConfigSchema);
-  const dynamodb = dependencies.dynamodb ?? dependencies.consumer?.dynamodb ?? new DynamoDBClient({});
+  const dynamodb = dependencies.dynamodb ?? dependencies.consumer?.dynamodb ?? instrument(new DynamoDBClient({}));
   const logger = dependencies.logger ?? dependencies.consumer?.logger ?? new Logger();
   const store = dependencies.store ?? new DynamoProjectionStore<T>(dynamodb, config[PROJECTION_ENV.table], definition.state);
   const log = dependencies.log ?? new DynamoEventLog(dynamodb, config[PROJECTION_ENV.logs]);

@@ -12,6 +12,7 @@ import { RELAY_ENV, RelayConfigSchema } from './relayConfig';
 import { SqsDeadLetterSink } from './SqsDeadLetterSink';
 import { SqsFifoTarget } from './SqsFifoTarget';
 import { toRelayRecord } from './toRelayRecord';
+import { instrument, withApiCallLog } from '../observability';
 
 export interface RelayHandlerOptions {
   /**
@@ -34,10 +35,10 @@ export interface RelayHandlerOptions {
 export function relayHandler(options: RelayHandlerOptions = {}): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
   const config = parseConfig(RelayConfigSchema);
   const logger = new Logger({ serviceName: 'outbox-relay' });
-  const sqs = new SQSClient({});
+  const sqs = instrument(new SQSClient({}));
   const busName = config[RELAY_ENV.eventBusName];
   const targets: EventTarget[] = [
-    ...(busName ? [new EventBridgeTarget(new EventBridgeClient({}), busName)] : []),
+    ...(busName ? [new EventBridgeTarget(instrument(new EventBridgeClient({})), busName)] : []),
     ...config[RELAY_ENV.orderedQueueUrls].map((url) => new SqsFifoTarget(sqs, url)),
   ];
   const deadLetters = new SqsDeadLetterSink(sqs, config[RELAY_ENV.deadLetterQueueUrl]);
@@ -47,7 +48,7 @@ export function relayHandler(options: RelayHandlerOptions = {}): (event: DynamoD
     maxDelayMs: config[RELAY_ENV.maxDelayMs],
   };
 
-  return async (event) => {
+  return withApiCallLog(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records.map(toRelayRecord);
     const outcome = await relayBatch(records, {
       targets,
@@ -72,5 +73,5 @@ export function relayHandler(options: RelayHandlerOptions = {}): (event: DynamoD
       error: outcome.lastError instanceof Error ? { name: outcome.lastError.name, message: outcome.lastError.message } : String(outcome.lastError),
     });
     return { batchItemFailures: [{ itemIdentifier: outcome.firstFailedSequenceNumber }] };
-  };
+  });
 }

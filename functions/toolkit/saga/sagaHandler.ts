@@ -13,6 +13,7 @@ import { sagaQueueSchemas, toSagaInput } from './messages';
 import { SAGA_ENV, SagaConfigSchema } from './sagaConfig';
 import { SagaRuntime } from './SagaRuntime';
 import { SqsSagaMessenger } from './SqsSagaMessenger';
+import { instrument } from '../observability';
 
 export interface SagaHandlerDependencies extends ConsumerDependencies {
   readonly runtime: SagaRuntime<unknown>;
@@ -29,7 +30,7 @@ export function defineSagaHandler<I>(
   dependencies: Partial<SagaHandlerDependencies> = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const clock = dependencies.clock ?? (() => new Date());
-  const runtime = (dependencies.runtime as SagaRuntime<I> | undefined) ?? runtimeFromEnv(definition, dependencies.dynamodb ?? new DynamoDBClient({}), dependencies.sqs ?? new SQSClient({}), clock);
+  const runtime = (dependencies.runtime as SagaRuntime<I> | undefined) ?? runtimeFromEnv(definition, dependencies.dynamodb ?? instrument(new DynamoDBClient({})), dependencies.sqs ?? instrument(new SQSClient({})), clock);
   return defineConsumer(
     {
       events: sagaQueueSchemas(definition),
