@@ -2,26 +2,19 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { parseConfig } from '../toolkit/config/parseConfig';
 import { DomainRejection } from '../toolkit/eventsource';
-import { readAggregate } from '../toolkit/outbox';
-import { SagaClient, sagaKey, type SagaState } from '../toolkit/saga';
-import { TransferInput, transferSaga } from './transferSaga';
-import { WALLET_API_ENV, WalletApiConfigSchema } from './walletApiConfig';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
 import { PersonalDataSealer } from '../toolkit/privacy/PersonalDataSealer';
-import { Currency } from './schemas';
+import { ClientId, Currency } from './schemas';
 import { available, type WalletCommand } from './wallet';
 import { walletStore } from './walletStore';
+import { instrument } from '../toolkit/observability';
 
-const config = parseConfig(WalletApiConfigSchema);
 const logger = new Logger({ serviceName: 'wallet' });
-const dynamodb = new DynamoDBClient({});
+const dynamodb = instrument(new DynamoDBClient({}));
 const store = walletStore(dynamodb, PersonalDataSealer.fromEnvironment({ dynamodb }));
-const transfers = new SagaClient(transferSaga, { sqs: new SQSClient({}), queueUrl: config[WALLET_API_ENV.transferQueueUrl] });
 
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+const Id = ClientId;
 const Money = z.object({ amount: z.number().int().refine((n) => n !== 0, 'must not be 0'), currency: Currency }).strict();
 const OpenAccountBody = z.object({ accountId: Id, holderName: z.string().trim().min(1).max(200), currency: Currency }).strict();
 const AddTransactionBody = z.object({ transactionId: Id, amount: Money, payee: z.object({ name: z.string().trim().min(1).max(200), country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code') }).strict().optional() }).strict();
@@ -44,7 +37,7 @@ async function run(accountId: string, command: WalletCommand) {
 
 const accountIdOf = (event: APIGatewayProxyEventV2) => pathParameter(event, 'accountId', Id);
 
-/** The wallet's HTTP API: an event-sourced account per `accountId`. */
+/** The wallet's HTTP API for accounts: an event-sourced account per `accountId` (transfers: transfersApiHandler.ts). */
 export const handler = httpApi(
   {
     'POST /accounts': async (event) => {
@@ -63,21 +56,6 @@ export const handler = httpApi(
       const body = validated(ClearBody, jsonBody(event));
       const handled = await run(accountId, { kind: 'ClearAccount', accountId, clearedBy: body.clearedBy, at: new Date().toISOString() });
       return json(200, { accountId, version: handled.version });
-    },
-    'POST /transfers': async (event) => {
-      const body = validated(z.object({ transferId: Id }).passthrough(), jsonBody(event));
-      const { transferId, ...rest } = body;
-      const input = validated(TransferInput, rest);
-      await transfers.start(transferId, input);
-      logger.info('transfer requested', { transferId });
-      return json(202, { transferId, status: 'started' });
-    },
-    'GET /transfers/{transferId}': async (event) => {
-      const transferId = pathParameter(event, 'transferId', Id);
-      const saga = await readAggregate<SagaState<TransferInput>>(dynamodb, config[WALLET_API_ENV.transferTableName], sagaKey(transferId));
-      if (!saga) throw new HttpError(404, 'TransferNotFound', `there is no transfer ${transferId} (yet)`);
-      const { status, completedSteps, pendingCompensations, failure, input } = saga.state;
-      return json(200, { transferId, status, from: input.from, to: input.to, amount: input.amount, completedSteps, pendingCompensations, ...(failure ? { failure } : {}) });
     },
     'GET /accounts/{accountId}': async (event) => {
       const accountId = accountIdOf(event);

@@ -93,22 +93,29 @@ export class WalletStack extends Stack {
       commandQueues: { wallet: commands },
       removalPolicy,
     });
-    grantSendMessage(api, transfersSaga.queue);
-    transfersSaga.table.grant(api, 'dynamodb:GetItem');
-    transfersSaga.table.encryptionKey?.grant(api, 'kms:Decrypt');
-    api.addEnvironment(WALLET_API_ENV.transferQueueUrl, transfersSaga.queue.queueUrl);
-    api.addEnvironment(WALLET_API_ENV.transferTableName, transfersSaga.table.tableName);
+    const transfersApi = new ToolkitFunction(this, 'TransfersApi', {
+      entry: 'functions/wallet/transfersApiHandler.ts',
+      description: 'Wallet HTTP API: start a transfer, read where it stands',
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'wallet',
+        [WALLET_API_ENV.transferQueueUrl]: transfersSaga.queue.queueUrl,
+        [WALLET_API_ENV.transferTableName]: transfersSaga.table.tableName,
+      },
+    });
+    grantSendMessage(transfersApi, transfersSaga.queue);
+    transfersSaga.table.grant(transfersApi, 'dynamodb:GetItem');
+    transfersSaga.table.encryptionKey?.grant(transfersApi, 'kms:Decrypt');
 
     new ServiceHttpApi(this, 'Http', {
-      description: 'Wallet: accounts and transactions',
+      description: 'Wallet: accounts, transactions and transfers',
       outputPrefix: 'Wallet',
       routes: {
         'POST /accounts': api,
         'POST /accounts/{accountId}/transactions': api,
         'POST /accounts/{accountId}/clear': api,
         'GET /accounts/{accountId}': api,
-        'POST /transfers': api,
-        'GET /transfers/{transferId}': api,
+        'POST /transfers': transfersApi,
+        'GET /transfers/{transferId}': transfersApi,
       },
     });
 

@@ -63,6 +63,7 @@ describe('WalletStack', () => {
   let fraud: TransactionalOutbox;
   let holders: PersonalDataVault;
   let api: ToolkitFunction;
+  let transfersApi: ToolkitFunction;
   let fraudWatch: EventConsumer;
   let flagOnFraud: EventConsumer;
   let commandHandler: ToolkitFunction;
@@ -83,6 +84,7 @@ describe('WalletStack', () => {
     fraud = child(stack, 'Fraud', TransactionalOutbox);
     holders = child(stack, 'Holders', PersonalDataVault);
     api = child(stack, 'Api', ToolkitFunction);
+    transfersApi = child(stack, 'TransfersApi', ToolkitFunction);
     fraudWatch = child(stack, 'FraudWatch', EventConsumer);
     flagOnFraud = child(stack, 'FlagOnFraud', EventConsumer);
     commandHandler = child(stack, 'CommandHandler', ToolkitFunction);
@@ -236,8 +238,8 @@ describe('WalletStack', () => {
       expect(mappings[0]).toMatchObject({ FunctionName: { Ref: idOf(commandHandler) }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
     });
 
-    it('is started and followed by the API: the saga queue’s URL and the saga table’s name in its environment', () => {
-      expect(environmentOf(api)).toMatchObject({
+    it('is started and followed by the transfers API: the saga queue’s URL and the saga table’s name in its environment', () => {
+      expect(environmentOf(transfersApi)).toMatchObject({
         [WALLET_API_ENV.transferQueueUrl]: { Ref: idOf(transfers.queue) },
         [WALLET_API_ENV.transferTableName]: { Ref: idOf(transfers.table) },
       });
@@ -245,7 +247,7 @@ describe('WalletStack', () => {
   });
 
   describe('HTTP API', () => {
-    it('has exactly the wallet’s routes, each to the API function', () => {
+    it('has exactly the wallet’s routes: accounts to the accounts function, transfers to the transfers function', () => {
       const integrationFunction = (target: unknown): string => {
         const integrationId = /^integrations\/\{\{Ref:(.+)\}\}$/.exec(renderIntrinsic(target))?.[1];
         if (!integrationId) throw new Error(`not an integration target: ${JSON.stringify(target)}`);
@@ -266,8 +268,8 @@ describe('WalletStack', () => {
         'POST /accounts/{accountId}/transactions': idOf(api),
         'POST /accounts/{accountId}/clear': idOf(api),
         'GET /accounts/{accountId}': idOf(api),
-        'POST /transfers': idOf(api),
-        'GET /transfers/{transferId}': idOf(api),
+        'POST /transfers': idOf(transfersApi),
+        'GET /transfers/{transferId}': idOf(transfersApi),
       });
     });
   });
@@ -288,18 +290,24 @@ describe('WalletStack', () => {
       expect([...new Set(onEveryResource)]).toEqual(['dynamodb:ListStreams']);
     });
 
-    it('lets the API Put, Get and Query the wallet table, only Get a saga instance, seal holders’ names, and send only to the saga queue', () => {
+    it('lets the accounts API Put, Get and Query the wallet table and seal holders’ names, and nothing of the saga', () => {
       const permissions = permissionsOfFn(api);
 
       expect(onServiceTables(permissions)).toEqual(
         permissionSet(
           allow(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'], arn(wallet.table)),
-          allow(['dynamodb:GetItem'], arn(transfers.table)),
           // Sealing (grantSeal): read or create a holder's wrapped data key.
           allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(holders.keyTable)),
         ),
       );
       expect(permissions.filter((p) => p.action.startsWith('dynamodb:')).filter((p) => !serviceTables().some((a) => same(a, p.resource)))).toEqual([]);
+      expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual([]);
+    });
+
+    it('lets the transfers API only Get a saga instance and send only to the saga queue', () => {
+      const permissions = permissionsOfFn(transfersApi);
+
+      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(allow(['dynamodb:GetItem'], arn(transfers.table)));
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual(allow(['sqs:SendMessage'], arn(transfers.queue)));
     });
 

@@ -1,0 +1,39 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import * as z from 'zod';
+import { parseConfig } from '../toolkit/config/parseConfig';
+import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
+import { instrument } from '../toolkit/observability';
+import { readAggregate } from '../toolkit/outbox';
+import { SagaClient, sagaKey, type SagaState } from '../toolkit/saga';
+import { ClientId } from './schemas';
+import { TransferInput, transferSaga } from './transferSaga';
+import { WALLET_API_ENV, WalletApiConfigSchema } from './walletApiConfig';
+
+const config = parseConfig(WalletApiConfigSchema);
+const logger = new Logger({ serviceName: 'wallet' });
+const dynamodb = instrument(new DynamoDBClient({}));
+const transfers = new SagaClient(transferSaga, { sqs: instrument(new SQSClient({})), queueUrl: config[WALLET_API_ENV.transferQueueUrl] });
+
+/** The wallet's HTTP API for transfers: starts the transfer saga and reports where it stands. */
+export const handler = httpApi(
+  {
+    'POST /transfers': async (event) => {
+      const body = validated(z.object({ transferId: ClientId }).passthrough(), jsonBody(event));
+      const { transferId, ...rest } = body;
+      const input = validated(TransferInput, rest);
+      await transfers.start(transferId, input);
+      logger.info('transfer requested', { transferId });
+      return json(202, { transferId, status: 'started' });
+    },
+    'GET /transfers/{transferId}': async (event) => {
+      const transferId = pathParameter(event, 'transferId', ClientId);
+      const saga = await readAggregate<SagaState<TransferInput>>(dynamodb, config[WALLET_API_ENV.transferTableName], sagaKey(transferId));
+      if (!saga) throw new HttpError(404, 'TransferNotFound', `there is no transfer ${transferId} (yet)`);
+      const { status, completedSteps, pendingCompensations, failure, input } = saga.state;
+      return json(200, { transferId, status, from: input.from, to: input.to, amount: input.amount, completedSteps, pendingCompensations, ...(failure ? { failure } : {}) });
+    },
+  },
+  logger,
+);
