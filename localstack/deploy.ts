@@ -37,14 +37,16 @@ async function cdk(args: string[], quiet: boolean): Promise<void> {
 export async function deployStacks(options: { app?: string; stacks?: string[]; quiet?: boolean; context?: Record<string, string> } = {}): Promise<Record<string, Record<string, string>>> {
   mkdirSync(path.dirname(OUTPUTS_FILE), { recursive: true });
   Object.assign(process.env, cloudEnv());
-  const outdir = path.join(ROOT, '.local', options.app ? `cdk.out.${path.basename(options.app).replace(/\W/g, '_')}` : 'cdk.out');
+  // Named after the app's file path, not its base name: bench/app.ts and bin/app.ts must not share one.
+  const appName = options.app ? options.app.trim().split(/\s+/).pop()!.replace(/\W/g, '_') : undefined;
+  const outdir = path.join(ROOT, '.local', appName ? `cdk.out.${appName}` : 'cdk.out');
   // `local-cloud=true` lets the app leave out what the emulator cannot run (the board site's
   // BucketDeployment, a Python custom resource: see localstack/README.md).
   const context = Object.entries({ 'local-cloud': 'true', ...options.context }).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
   const appArgs = [...(options.app ? ['--app', options.app] : []), '--output', outdir, ...context];
   const quiet = options.quiet ?? false;
   await cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`, ...appArgs], quiet);
-  const outputs = options.app ? `${OUTPUTS_FILE}.${path.basename(options.app).replace(/\W/g, '_')}.json` : OUTPUTS_FILE;
+  const outputs = appName ? `${OUTPUTS_FILE}.${appName}.json` : OUTPUTS_FILE;
   await cdk(['deploy', ...(options.stacks ?? ['--all']), ...appArgs, '--require-approval', 'never', '--outputs-file', outputs, '--progress', 'events'], quiet);
   const result: Record<string, Record<string, string>> = existsSync(outputs) ? JSON.parse(readFileSync(outputs, 'utf8')) : {};
   for (const stackName of Object.keys(result)) {
