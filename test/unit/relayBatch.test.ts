@@ -30,12 +30,15 @@ class FakeTarget implements EventTarget {
 
   constructor(
     readonly name: string,
-    options: { maxEntries?: number; maxBytes?: number; sizeOf?: (event: EventEnvelope) => number } = {},
+    options: { maxEntries?: number; maxBytes?: number; sizeOf?: (event: EventEnvelope) => number; groupOf?: (event: EventEnvelope) => string } = {},
   ) {
     this.maxEntries = options.maxEntries ?? 10;
     this.maxBytes = options.maxBytes ?? 256 * 1024;
     if (options.sizeOf) this.sizeOf = options.sizeOf;
+    if (options.groupOf) this.groupOf = options.groupOf;
   }
+
+  groupOf?: (event: EventEnvelope) => string;
 
   sizeOf(event: EventEnvelope): number {
     return Buffer.byteLength(JSON.stringify(event));
@@ -474,6 +477,59 @@ describe('relayBatch', () => {
       expect(fifo.calls).toEqual([ids(events.slice(0, 3)), [events[2]!.id], [events[2]!.id], ids(events.slice(3))]);
       expect(ids(fifo.accepted)).toEqual(ids(events));
     });
+  });
+});
+
+describe('relayBatch to a target that keeps order per group (SQS FIFO)', () => {
+  const byKey = (event: EventEnvelope) => event.partitionkey;
+
+  it('never puts two events of one group in a call, and sends each group in stream order', async () => {
+    // arrange: a hot key and four others, interleaved
+    const hot = ordersPlaced(4, 'hot');
+    const others = ['a', 'b', 'c', 'd'].map((key) => orderPlaced({ partitionkey: key }));
+    const stream = [hot[0]!, others[0]!, hot[1]!, others[1]!, hot[2]!, others[2]!, others[3]!, hot[3]!];
+    const fifo = new FakeTarget('fifo:barista.fifo', { maxEntries: 3, groupOf: byKey });
+    const { deps } = dependencies([fifo]);
+
+    // act
+    await relayBatch(relayRecords(...stream), deps);
+
+    // assert
+    const keyOf = new Map(stream.map((e) => [e.id, e.partitionkey]));
+    for (const call of fifo.calls) expect(new Set(call.map((id) => keyOf.get(id))).size).toBe(call.length);
+    expect(fifo.calls.every((call) => call.length <= 3)).toBe(true);
+    expect(ids(fifo.accepted.filter((e) => e.partitionkey === 'hot'))).toEqual(ids(hot));
+    expect(fifo.calls).toHaveLength(4); // the hot key's four events need four calls; the others ride along
+  });
+
+  it('keeps a group in order when a call refuses its earlier event: the later one is not in that call', async () => {
+    // arrange: the first event of `k` is refused once
+    const k = ordersPlaced(3, 'k');
+    const fifo = new FakeTarget('fifo:barista.fifo', { groupOf: byKey }).refusing([k[0]!], 1);
+    const { deps } = dependencies([fifo]);
+
+    // act
+    await relayBatch(relayRecords(...k), deps);
+
+    // assert: k1 (refused), k1 again, then k2, k3 — never k2 before k1
+    expect(fifo.calls).toEqual([[k[0]!.id], [k[0]!.id], [k[1]!.id], [k[2]!.id]]);
+    expect(ids(fifo.accepted)).toEqual(ids(k));
+  });
+
+  it('reports the earliest record not delivered when a call keeps failing, also if a later call would carry it', async () => {
+    // arrange: stream x1, y1, x2; call 1 = [x1, y1], call 2 = [x2]; x1 keeps failing
+    const [x1, x2] = ordersPlaced(2, 'x');
+    const y1 = orderPlaced({ partitionkey: 'y' });
+    const fifo = new FakeTarget('fifo:barista.fifo', { groupOf: byKey }).refusing([x1!], 99);
+    const { deps } = dependencies([fifo]);
+    const records = relayRecords(x1!, y1, x2!);
+
+    // act
+    const outcome = await relayBatch(records, deps);
+
+    // assert: stops at x1 (the shard retries from there, in order); x2 was never sent
+    expect(outcome.firstFailedSequenceNumber).toBe(records[0]!.sequenceNumber);
+    expect(fifo.calls.flat()).not.toContain(x2!.id);
   });
 });
 

@@ -10,14 +10,15 @@ export const SEND_MESSAGE_BATCH_LIMITS = { maxEntries: 10, maxBytes: 256 * 1024 
  * `MessageGroupId` = partitionkey (per-key order), `MessageDeduplicationId` = id (republished
  * events within SQS's 5-minute window are dropped), `traceparent` as a message attribute.
  *
- * Known limit: SendMessageBatch reports results per entry, so if one entry is refused while a later
- * entry of the same group is accepted, the retried entry lands behind it. Consumers see the gap in
- * `sequence` (the envelope carries it for this reason); handling it is the consumer's job (issue 4).
+ * SendMessageBatch reports results per entry, so one call could accept a later entry of a group and
+ * refuse an earlier one, which, retried, would land behind it: `groupOf` makes the relay put at most
+ * one event of each group in a call (up to 10 groups per call).
  */
 export class SqsFifoTarget implements EventTarget {
   readonly name: string;
   readonly maxEntries = SEND_MESSAGE_BATCH_LIMITS.maxEntries;
   readonly maxBytes = SEND_MESSAGE_BATCH_LIMITS.maxBytes;
+  readonly groupOf = (event: EventEnvelope): string => event.partitionkey;
 
   constructor(
     private readonly client: SQSClient,

@@ -22,6 +22,14 @@ export interface EventTarget {
    * @default false
    */
   readonly receivesCopies?: boolean;
+  /**
+   * For a target that keeps order per group (an SQS FIFO queue: the message group): the event's group.
+   * The relay then never puts two events of one group in one call, because a call reports each entry
+   * on its own: it could accept a later event of a group and refuse an earlier one, which, retried,
+   * would land behind it. Each call carries the next event of up to `maxEntries` groups instead.
+   * @default no groups: calls take the events in stream order
+   */
+  readonly groupOf?: (event: EventEnvelope) => string;
   /** Bytes this event counts against `maxBytes`. */
   sizeOf(event: EventEnvelope): number;
   /**

@@ -118,14 +118,18 @@ function withCopies(
   return { events: out };
 }
 
-/** Sends the events to one target chunk by chunk, in order; stops at the first chunk it cannot finish. */
+/**
+ * Sends the events to one target chunk by chunk, in order; stops at the first chunk it cannot finish
+ * and reports the earliest record not delivered (in that chunk or a later one).
+ */
 async function deliver(
   target: EventTarget,
   events: ReadonlyArray<{ index: number; event: EventEnvelope }>,
   deps: RelayDependencies,
 ): Promise<{ delivered: number; failure?: { index: number; error?: unknown } }> {
   let delivered = 0;
-  for (const chunk of chunksFor(target, events)) {
+  const chunks = chunksFor(target, events);
+  for (const [c, chunk] of chunks.entries()) {
     let pending = chunk;
     for (let attempt = 1; pending.length > 0; attempt++) {
       let failed: FailedEntry[];
@@ -142,7 +146,8 @@ async function deliver(
       if (pending.length === 0) break;
       deps.onAttemptFailed?.({ target: target.name, attempt, failed, error });
       if (attempt >= deps.policy.maxAttempts) {
-        return { delivered, failure: { index: pending[0]!.index, error: error ?? new Error(failed[0]?.code) } };
+        const undelivered = [...pending, ...chunks.slice(c + 1).flat()];
+        return { delivered, failure: { index: Math.min(...undelivered.map((p) => p.index)), error: error ?? new Error(failed[0]?.code) } };
       }
       await deps.sleep(backoffDelay(deps.policy, attempt, deps.random));
     }
@@ -150,22 +155,42 @@ async function deliver(
   return { delivered };
 }
 
-/** Splits events into calls of at most `maxEntries` entries and `maxBytes` bytes, keeping their order. */
+/**
+ * Splits events into calls of at most `maxEntries` entries and `maxBytes` bytes. Without groups, in
+ * stream order. With groups (`target.groupOf`), each call takes the next event of each group, in
+ * stream order, never two of one group; the calls are sent one after another, so every group's
+ * events still go out in stream order.
+ */
 export function chunksFor<T extends { event: EventEnvelope }>(target: EventTarget, events: readonly T[]): T[][] {
   const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of events) {
-    const size = target.sizeOf(item.event);
-    if (current.length > 0 && (current.length >= target.maxEntries || bytes + size > target.maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
+  let rest = events;
+  while (rest.length > 0) {
+    const chunk: T[] = [];
+    const later: T[] = [];
+    const groups = new Set<string>();
+    let bytes = 0;
+    for (const item of rest) {
+      const group = target.groupOf?.(item.event);
+      const size = target.sizeOf(item.event);
+      const full = chunk.length >= target.maxEntries || (chunk.length > 0 && bytes + size > target.maxBytes);
+      // Without groups, a full call ends the chunk; with groups, an event whose group is already in
+      // this call (or waits for a later one) waits too.
+      if (full && group === undefined) {
+        later.push(...rest.slice(rest.indexOf(item)));
+        break;
+      }
+      if (full || (group !== undefined && groups.has(group))) {
+        later.push(item);
+        if (group !== undefined) groups.add(group);
+        continue;
+      }
+      chunk.push(item);
+      if (group !== undefined) groups.add(group);
+      bytes += size;
     }
-    current.push(item);
-    bytes += size;
+    chunks.push(chunk);
+    rest = later;
   }
-  if (current.length > 0) chunks.push(current);
   return chunks;
 }
 
