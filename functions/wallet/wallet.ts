@@ -35,9 +35,18 @@ export interface WalletState {
   /** Transfers whose reservation was confirmed or released, or whose credit was reversed: done. */
   readonly settled: readonly string[];
   readonly flagged?: { readonly reason: string; readonly fraudEventId: string };
+  /**
+   * The ids of the account's last `RECENT_TRANSACTIONS` transactions: a client that retries an
+   * `AddTransaction` (e.g. after a timeout that hid its success) gets no second transaction.
+   * Absent in snapshots taken before it existed.
+   */
+  readonly recentTransactionIds?: readonly string[];
 }
 
-export const initialWallet: WalletState = { opened: false, balance: 0, reserved: {}, credited: {}, settled: [] };
+/** How many transaction ids an account remembers to recognise a retried `AddTransaction`. */
+export const RECENT_TRANSACTIONS = 500;
+
+export const initialWallet: WalletState = { opened: false, balance: 0, reserved: {}, credited: {}, settled: [], recentTransactionIds: [] };
 
 /** What may be spent: the balance less what open transfers have reserved. */
 export const available = (state: WalletState): number => state.balance - Object.values(state.reserved).reduce((sum, amount) => sum + amount, 0);
@@ -78,6 +87,8 @@ export function decideWallet(command: WalletCommand, state: WalletState): Emitte
       return [{ type: 'wallet.account.opened', data: { accountId: command.accountId, holder: { name: command.holderName }, currency: command.currency, openedAt: command.at } }];
     case 'AddTransaction': {
       requireOpen(state, command.accountId);
+      // A retry of a transaction already added: answered with the account as it is, nothing added.
+      if (state.recentTransactionIds?.includes(command.transactionId)) return [];
       requireCurrency(state, command.amount);
       if (command.amount.amount === 0) reject('InvalidAmount', 'a transaction moves a non-zero amount');
       if (command.amount.amount < 0) requireSpendable(state, command.accountId, -command.amount.amount);
@@ -129,7 +140,11 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
     case 'wallet.account.opened':
       return { ...state, opened: true, currency: event.data.currency };
     case 'wallet.transaction.added':
-      return { ...state, balance: state.balance + event.data.amount.amount };
+      return {
+        ...state,
+        balance: state.balance + event.data.amount.amount,
+        recentTransactionIds: [...(state.recentTransactionIds ?? []), event.data.transactionId].slice(-RECENT_TRANSACTIONS),
+      };
     case 'wallet.account.flagged':
       return { ...state, flagged: { reason: event.data.reason, fraudEventId: event.data.fraudEventId } };
     case 'wallet.account.cleared': {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_FRAUD_RULES, emptyWatch, watchTransaction, type AccountWatch } from '../../functions/fraud/rules';
 import { DomainRejection } from '../../functions/toolkit/eventsource';
 import type { TransactionAddedV2 } from '../../functions/wallet/schemas';
-import { available, decideWallet, evolveWallet, initialWallet, type WalletCommand, type WalletEvent, type WalletState } from '../../functions/wallet/wallet';
+import { available, decideWallet, evolveWallet, initialWallet, RECENT_TRANSACTIONS, type WalletCommand, type WalletEvent, type WalletState } from '../../functions/wallet/wallet';
 
 const AT = '2026-11-23T10:00:00.000Z';
 const eur = (amount: number) => ({ amount, currency: 'EUR' as const });
@@ -29,6 +29,23 @@ describe('wallet decider', () => {
     const events = when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT });
     expect(events).toEqual([{ type: 'wallet.transaction.added', dataversion: 2, data: { accountId: 'a-1', transactionId: 't-2', amount: eur(-3_000), at: AT } }]);
     expect(given(opened, credit(10_000), ...events).balance).toBe(7_000);
+  });
+
+  it('given a transaction already added, when a client retries it (same transaction id), then nothing is added', () => {
+    const state = given(opened, credit(10_000, 't-1'));
+    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-1', amount: eur(10_000), at: AT })).toEqual([]);
+    // … also when the balance would no longer allow it (the first one was accepted, and it stands)
+    expect(when(given(opened, credit(500, 't-0'), credit(-500, 't-1')), { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-1', amount: eur(-500), at: AT })).toEqual([]);
+  });
+
+  it('remembers the last RECENT_TRANSACTIONS transaction ids, and a snapshot taken before it existed still loads', () => {
+    const many = Array.from({ length: RECENT_TRANSACTIONS + 1 }, (_, i) => credit(1, `t-${i}`));
+    const state = given(opened, ...many);
+    expect(state.recentTransactionIds).toHaveLength(RECENT_TRANSACTIONS);
+    expect(state.recentTransactionIds?.[0]).toBe('t-1');
+    const { recentTransactionIds: _absent, ...oldSnapshot } = given(opened, credit(100, 't-1'));
+    expect(when(oldSnapshot, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-2', amount: eur(5), at: AT })).toHaveLength(1);
+    expect(evolveWallet(oldSnapshot, credit(5, 't-2')).recentTransactionIds).toEqual(['t-2']);
   });
 
   it('refuses a debit above the available balance, in another currency, or of zero, saying why', () => {
