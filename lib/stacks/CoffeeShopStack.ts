@@ -112,6 +112,28 @@ export class CoffeeShopStack extends Stack {
       LiveApiId: live.api.apiId,
       LiveStageName: live.stage.stageName,
       LiveUrl: live.url,
+      // What the chaos suite (test/chaos/coffeeFlow.ts) routes through its fault chain and reads back.
+      QueriesFunctionName: queries.functionName,
+      OrdersApiFunctionName: orders.api.functionName,
+      OrdersRelayFunctionName: orders.outbox.relayFunction.functionName,
+      OrdersRelayDeadLetterQueueUrl: orders.outbox.deadLetterQueue.queueUrl,
+      OrdersBrewStartedFunctionName: orders.brewStarted.function.functionName,
+      OrdersBrewStartedQueueUrl: orders.brewStarted.queue.queueUrl,
+      OrdersBrewStartedDeadLetterQueueUrl: orders.brewStarted.deadLetterQueue.queueUrl,
+      BaristaApiFunctionName: barista.api.functionName,
+      BaristaRelayFunctionName: barista.outbox.relayFunction.functionName,
+      BaristaRelayDeadLetterQueueUrl: barista.outbox.deadLetterQueue.queueUrl,
+      BaristaQueueUrl: barista.queue.queue.queueUrl,
+      BaristaDeadLetterQueueUrl: barista.queue.deadLetterQueue.queueUrl,
+      BaristaIdempotencyTableName: barista.queue.idempotencyTable.tableName,
+      CounterApiFunctionName: counter.api.functionName,
+      CounterRelayFunctionName: counter.outbox.relayFunction.functionName,
+      CounterRelayDeadLetterQueueUrl: counter.outbox.deadLetterQueue.queueUrl,
+      CounterPickupsFunctionName: counter.pickups.function.functionName,
+      CounterPickupsQueueUrl: counter.pickups.queue.queueUrl,
+      CounterPickupsDeadLetterQueueUrl: counter.pickups.deadLetterQueue.queueUrl,
+      CounterPickupsIdempotencyTableName: counter.pickups.idempotencyTable.tableName,
+      BoardDeadLetterQueueUrl: boardProjection.deadLetterQueue.queueUrl,
     });
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

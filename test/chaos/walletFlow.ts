@@ -1,0 +1,386 @@
+/**
+ * The wallet under chaos: accounts opened and funded, many `wallet.transaction.added` events and
+ * transfers (the saga) through the wallet's HTTP API, poison mixed into the consumers' queues; then
+ * the invariants, checked from the consumers' own records: the wallet's log, FraudWatch's per-account
+ * watch state and its published detections, the sagas' state, the dead-letter queues.
+ */
+import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import * as z from 'zod';
+import { ParkedGroups } from '../../functions/toolkit/consumer';
+import { readAggregate } from '../../functions/toolkit/outbox';
+import { outboxPartitionKey } from '../../functions/toolkit/outbox/outboxItem';
+import { discoverDeadLetterQueues, peekMessages, redrive } from '../../functions/toolkit/redrive';
+import { emptyWatch, watchTransaction, type AccountWatch } from '../../functions/fraud/rules';
+import { TransactionAddedV2 } from '../../functions/wallet/schemas';
+import { localApiUrl } from '../../localstack/endpoints';
+import type { Flow, FlowContext, InvariantResult } from './flow';
+
+const FLOW = 'wallet';
+const STACK = 'Wallet';
+const INITIAL_FUNDS = 1_000_000;
+
+const Envelope = z.object({ id: z.string(), type: z.string(), sequence: z.union([z.string(), z.number()]).transform(Number), data: z.record(z.string(), z.unknown()) }).passthrough();
+type Envelope = z.infer<typeof Envelope>;
+const LogItem = z.object({ kind: z.literal('outbox-event'), envelope: z.string() }).passthrough();
+const TransferView = z.object({ status: z.string() }).passthrough();
+const WatchState = z.object({ watch: z.object({ recent: z.array(z.object({ transactionId: z.string(), at: z.string(), amount: z.number() })), payeeCountries: z.array(z.string()) }), lastSequence: z.number() });
+
+interface Run {
+  readonly runId: string;
+  readonly accounts: string[];
+  /** Acknowledged (HTTP 201) transactions: id → amount. */
+  readonly acknowledged: Map<string, { accountId: string; amount: number }>;
+  /** Answered 5xx or not at all: committed or not, the checks allow either (never twice). */
+  readonly uncertain: Set<string>;
+  readonly transfers: string[];
+  readonly poison: { queue: 'fraud-watch' | 'flag-on-fraud'; marker: string; group?: string }[];
+  apiErrors: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `tasks` with at most `limit` at a time. */
+async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await task(items[next++]!);
+  }));
+}
+
+export class WalletFlow implements Flow {
+  readonly name = FLOW;
+  private readonly ddb = new DynamoDBClient({});
+  private readonly sqs = new SQSClient({});
+  private readonly lambda = new LambdaClient({});
+  private run: Run | undefined;
+  private resources: Array<{ logicalId: string; physicalId: string; type: string }> | undefined;
+
+  constructor(private readonly options: { settleTimeoutMs?: number; random?: () => number } = {}) {}
+
+  private get random(): () => number {
+    return this.options.random ?? Math.random;
+  }
+
+  /** The Wallet stack's resources by logical-id prefix (function names, queue URLs). */
+  private async resource(prefix: string, type: 'AWS::Lambda::Function' | 'AWS::SQS::Queue'): Promise<string> {
+    if (!this.resources) {
+      const { StackResources = [] } = await new CloudFormationClient({}).send(new DescribeStackResourcesCommand({ StackName: STACK }));
+      this.resources = StackResources.map((r) => ({ logicalId: r.LogicalResourceId ?? '', physicalId: r.PhysicalResourceId ?? '', type: r.ResourceType ?? '' }));
+    }
+    const found = this.resources.find((r) => r.type === type && r.logicalId.startsWith(prefix));
+    if (!found) throw new Error(`the ${STACK} stack has no ${type} ${prefix}*`);
+    return found.physicalId;
+  }
+
+  functions(_ctx: FlowContext): string[] {
+    // Resolved in drive() (asynchronously); the harness asks after `prepare`.
+    return this.routed;
+  }
+
+  private routed: string[] = [];
+
+  /** Looks up the deployed functions to route: every function of the wallet and anti-fraud services. */
+  async prepare(): Promise<void> {
+    this.routed = await Promise.all(['WalletRelay', 'FraudRelay', 'TransfersOutboxRelay', 'FraudWatchFunction', 'FlagOnFraudFunction', 'CommandHandler', 'TransfersRunnerFunction', 'ApiF'].map((p) => this.resource(p, 'AWS::Lambda::Function')));
+  }
+
+  /**
+   * The wallet API. Reads, opening an account and starting a transfer (keyed by its id) are retried on
+   * 5xx or a network error; adding a transaction is not: the API does not deduplicate on
+   * `transactionId`, so a retry after an ambiguous failure could add it twice. Such a transaction is
+   * recorded as uncertain (it may or may not have been committed) and the checks allow either.
+   */
+  private api(ctx: FlowContext) {
+    const base = localApiUrl(ctx.outputs.WalletApiId!, undefined, ctx.endpoint);
+    return async (method: string, path: string, body?: unknown, retry = true): Promise<{ status: number; body: unknown }> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(60_000) });
+          const text = await response.text();
+          if (response.status >= 500 && retry && attempt < 6) {
+            if (this.run) this.run.apiErrors++;
+            await sleep(200 * attempt);
+            continue;
+          }
+          return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+        } catch (error) {
+          if (!retry) return { status: 0, body: String(error) };
+          if (attempt >= 6) throw error;
+          if (this.run) this.run.apiErrors++;
+          await sleep(200 * attempt);
+        }
+      }
+    };
+  }
+
+  async drive(ctx: FlowContext, opts: { events: number; keys: number; poison: number; onProgress: (submitted: number) => void }): Promise<void> {
+    const runId = `chaos${Date.now().toString(36)}`;
+    const run: Run = { runId, accounts: Array.from({ length: opts.keys }, (_, i) => `${runId}-a${i}`), acknowledged: new Map(), uncertain: new Set(), transfers: [], poison: [], apiErrors: 0 };
+    this.run = run;
+    const call = this.api(ctx);
+    /** Adds a transaction once (no retry): acknowledged on 201, uncertain on 5xx or no answer. */
+    const transact = async (accountId: string, transactionId: string, amount: number) => {
+      const answer = await call('POST', `/accounts/${accountId}/transactions`, { transactionId, amount: { amount, currency: 'EUR' }, ...(amount < 0 ? { payee: { name: 'Corner Shop', country: 'NL' } } : {}) }, false);
+      if (answer.status === 201) run.acknowledged.set(transactionId, { accountId, amount });
+      else if (answer.status >= 500 || answer.status === 0) run.uncertain.add(transactionId);
+      else if (answer.status !== 409) throw new Error(`transaction ${transactionId}: HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`); // 409: a flagged account refuses debits
+    };
+    let submitted = 0;
+    const progress = () => opts.onProgress(++submitted);
+    const expect = (what: string, answer: { status: number; body: unknown }, ok: number) => {
+      if (answer.status !== ok) throw new Error(`${what}: HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`);
+    };
+
+    // Accounts, each funded once: 2 events per key.
+    await pool(run.accounts, 8, async (accountId) => {
+      const opened = await call('POST', '/accounts', { accountId, holderName: 'Chaos Tester', currency: 'EUR' });
+      if (opened.status !== 409) expect(`open ${accountId}`, opened, 201); // 409: a retry after an ambiguous failure
+      progress();
+      await transact(accountId, `${accountId}-fund`, INITIAL_FUNDS);
+      progress();
+    });
+
+    // The load: 85 % transactions (credits and small debits, home-country payees: only the velocity
+    // rule fires, and the check replays it), 15 % transfers; poison spread through it.
+    const remaining = Math.max(0, opts.events - 2 * opts.keys);
+    const work: Array<{ kind: 'tx' | 'transfer' | 'poison'; n: number }> = Array.from({ length: remaining }, (_, n) => ({ kind: this.random() < 0.85 ? 'tx' : 'transfer', n }));
+    for (let p = 0; p < opts.poison; p++) work.splice(Math.floor(((p + 1) * work.length) / (opts.poison + 1)), 0, { kind: 'poison', n: p });
+    const pick = () => run.accounts[Math.floor(this.random() * run.accounts.length)]!;
+    const fraudWatchQueue = ctx.outputs.FraudWatchQueueUrl!;
+    const flagQueue = await this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue');
+    await pool(work, 8, async ({ kind, n }) => {
+      if (kind === 'tx') {
+        const accountId = pick();
+        const amount = this.random() < 0.7 ? 100 + Math.floor(this.random() * 5_000) : -(100 + Math.floor(this.random() * 2_000));
+        await transact(accountId, `${runId}-t${n}`, amount);
+      } else if (kind === 'transfer') {
+        const from = pick();
+        let to = pick();
+        while (to === from) to = pick();
+        const transferId = `${runId}-x${n}`;
+        expect(`transfer ${transferId}`, await call('POST', '/transfers', { transferId, from, to, amount: { amount: 100 + Math.floor(this.random() * 3_000), currency: 'EUR' } }), 202);
+        run.transfers.push(transferId);
+      } else {
+        // Poison: malformed bodies straight into the consumers' queues; on the ordered queue every
+        // other one in a real account's group (it parks that group until the redrive).
+        const marker = `chaos-poison ${runId} ${n}`;
+        if (n % 2 === 0) {
+          const group = n % 4 === 0 ? run.accounts[n % run.accounts.length]! : `${runId}-poison-${n}`;
+          await this.sqs.send(new SendMessageCommand({ QueueUrl: fraudWatchQueue, MessageBody: `{"${marker}": `, MessageGroupId: group, MessageDeduplicationId: `${runId}-poison-${n}` }));
+          run.poison.push({ queue: 'fraud-watch', marker, group });
+        } else {
+          await this.sqs.send(new SendMessageCommand({ QueueUrl: flagQueue, MessageBody: JSON.stringify({ specversion: '1.0', note: marker }) }));
+          run.poison.push({ queue: 'flag-on-fraud', marker });
+        }
+      }
+      progress();
+    });
+  }
+
+  /** The account's wallet events, in commit order, from its log (the outbox, kept for good). */
+  private async log(tableName: string, accountId: string): Promise<Envelope[]> {
+    const events: Envelope[] = [];
+    let startKey: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
+    do {
+      const page = await this.ddb.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(accountId) }), ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+      for (const item of page.Items ?? []) {
+        const parsed = LogItem.safeParse(unmarshall(item));
+        if (parsed.success) events.push(Envelope.parse(JSON.parse(parsed.data.envelope)));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return events.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  /** Each account's log, FraudWatch state and published detections (only `only`'s when given). */
+  private async snapshot(ctx: FlowContext, only?: readonly string[]) {
+    const run = { accounts: only ?? this.run!.accounts };
+    const walletTable = ctx.outputs.WalletTableName!;
+    const fraudTable = ctx.outputs.FraudTableName!;
+    const accounts = await Promise.all(
+      run.accounts.map(async (accountId) => {
+        const [log, watchItem, detections] = await Promise.all([
+          this.log(walletTable, accountId),
+          readAggregate<unknown>(this.ddb, fraudTable, { pk: `WATCH#${accountId}`, sk: 'STATE' }),
+          this.log(fraudTable, accountId),
+        ]);
+        const watch = watchItem ? WatchState.parse(watchItem.state) : undefined;
+        return { accountId, log, watch, detections: detections.filter((e) => e.type === 'fraud.detected') };
+      }),
+    );
+    return accounts;
+  }
+
+  private async transferStatuses(ctx: FlowContext): Promise<string[]> {
+    const call = this.api(ctx);
+    const statuses: string[] = [];
+    await pool(this.run!.transfers, 8, async (transferId) => {
+      const answer = await call('GET', `/transfers/${transferId}`);
+      statuses.push(answer.status === 200 ? TransferView.parse(answer.body).status : `http-${answer.status}`);
+    });
+    return statuses;
+  }
+
+  async check(ctx: FlowContext): Promise<InvariantResult[]> {
+    const run = this.run;
+    if (!run) throw new Error('drive() first');
+    const deadline = Date.now() + (this.options.settleTimeoutMs ?? 150_000);
+    const lastTx = (log: Envelope[]) => Math.max(0, ...log.filter((e) => e.type === 'wallet.transaction.added').map((e) => e.sequence));
+    const poisonedGroups = new Set(run.poison.flatMap((p) => (p.group?.startsWith(`${run.runId}-a`) ? [p.group] : [])));
+
+    // 1. Settle: transfers finished, FraudWatch caught up on every group that is not parked.
+    const terminal = new Set(['completed', 'compensated', 'failed']);
+    let statuses = await this.transferStatuses(ctx);
+    let accounts = await this.snapshot(ctx);
+    const unflagged = (a: (typeof accounts)[number]) => a.detections.length > 0 && !a.log.some((e) => e.type === 'wallet.account.flagged');
+    const behind = () => accounts.filter((a) => !poisonedGroups.has(a.accountId) && ((a.watch?.lastSequence ?? 0) < lastTx(a.log) || unflagged(a)));
+    // No transaction is added once the drive is over: only the accounts still behind are read again
+    // (the poll must not load the one emulator it waits for).
+    const refresh = async (ids: string[]) => {
+      const fresh = new Map((await this.snapshot(ctx, ids)).map((a) => [a.accountId, a]));
+      accounts = accounts.map((a) => fresh.get(a.accountId) ?? a);
+    };
+    while (Date.now() < deadline && (statuses.some((s) => !terminal.has(s)) || behind().length > 0)) {
+      ctx.log(`wallet: waiting — ${statuses.filter((s) => !terminal.has(s)).length} transfers running, ${behind().length} accounts behind in FraudWatch or not yet flagged`);
+      await sleep(5_000);
+      const lagging = behind().map((a) => a.accountId);
+      [statuses] = await Promise.all([statuses.some((s) => !terminal.has(s)) ? this.transferStatuses(ctx) : statuses, refresh(lagging)]);
+    }
+
+    // 2. Poison: every one in its DLQ with a reason; the operator discards them, then redrives the
+    //    ordered queue (groups parked behind a poison message complete in order).
+    const dlqs = await discoverDeadLetterQueues(this.sqs, this.lambda);
+    const fraudWatchDlq = dlqs.find((q) => q.sourceQueueUrl === ctx.outputs.FraudWatchQueueUrl);
+    const flagQueue = await this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue');
+    const flagDlq = dlqs.find((q) => q.sourceQueueUrl === flagQueue);
+    if (!fraudWatchDlq?.stateTableName || !flagDlq) throw new Error('the wallet consumers’ dead-letter queues were not found');
+    const found = new Set<string>();
+    /** Detections FlagOnFraud dead-lettered with a reason (accounted for: in a DLQ, not lost). */
+    const flagDeadLetters = new Set<string>();
+    // A consumer's own send to its DLQ may meet faults too; it is retried with backoff, so allow for it.
+    const poisonDeadline = Date.now() + 120_000;
+    while (found.size < run.poison.length && Date.now() < poisonDeadline) {
+      for (const url of [fraudWatchDlq.url, flagDlq.url]) {
+        for (const m of await peekMessages(this.sqs, url, 200)) {
+          if (url === flagDlq.url && m.MessageAttributes?.errorName?.StringValue && m.Body?.includes('fraud.detected')) flagDeadLetters.add(m.Body);
+          const p = run.poison.find((x) => m.Body?.includes(x.marker));
+          if (p && m.MessageAttributes?.errorName?.StringValue) found.add(p.marker);
+        }
+      }
+      if (found.size < run.poison.length) await sleep(2_000);
+    }
+    await this.discardPoison(fraudWatchDlq.url, run.runId);
+    await this.discardPoison(flagDlq.url, run.runId);
+    const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: fraudWatchDlq.url, sourceQueueUrl: fraudWatchDlq.sourceQueueUrl!, parkedGroups: new ParkedGroups(this.ddb, fraudWatchDlq.stateTableName), runId: `${run.runId}-redrive`, visibilityTimeoutSeconds: 10 });
+    ctx.log(`wallet: redrive moved ${report.moved}, released ${report.releasedGroups.length} groups, stuck ${report.stuckGroups.length}`);
+    const caughtUp = () => accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).length === 0;
+    await refresh([...poisonedGroups]);
+    while (!caughtUp() && Date.now() < deadline + 60_000) {
+      await sleep(3_000);
+      await refresh(accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).map((a) => a.accountId));
+    }
+    accounts = await this.snapshot(ctx); // the final state of every account, for the checks
+
+    // 3. The invariants, from the consumers' own records.
+    const results: InvariantResult[] = [];
+    const add = (invariant: string, checked: number, violations: number, detail?: string) => results.push({ flow: FLOW, invariant, checked, violations, ...(violations > 0 && detail ? { detail } : {}) });
+
+    const txCount = new Map<string, number>();
+    let committedTotal = 0;
+    for (const a of accounts) {
+      for (const e of a.log) {
+        if (e.type !== 'wallet.transaction.added') continue;
+        const tx = TransactionAddedV2.parse(e.data);
+        txCount.set(tx.transactionId, (txCount.get(tx.transactionId) ?? 0) + 1);
+        committedTotal += tx.amount.amount;
+      }
+    }
+    const missing = [...run.acknowledged.keys()].filter((id) => !txCount.has(id));
+    const unexplained = [...txCount.keys()].filter((id) => !run.acknowledged.has(id) && !run.uncertain.has(id));
+    const doubled = [...txCount.entries()].filter(([, n]) => n > 1).map(([id]) => id);
+    add('acknowledged transaction committed (0 lost)', run.acknowledged.size, missing.length, `missing: ${missing.slice(0, 5).join(', ')}`);
+    add('committed transaction was submitted (acknowledged, or uncertain after a 5xx)', txCount.size, unexplained.length, `unexplained: ${unexplained.slice(0, 5).join(', ')}`);
+    add('transaction committed once (0 applied twice)', txCount.size, doubled.length, `doubled: ${doubled.slice(0, 5).join(', ')}`);
+
+    const lagging = accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log));
+    add('FraudWatch applied every committed transaction (0 lost, ordered path)', accounts.length, lagging.length, `behind: ${lagging.slice(0, 5).map((a) => `${a.accountId} ${a.watch?.lastSequence ?? 0}/${lastTx(a.log)}`).join(', ')}`);
+
+    let orderViolations = 0;
+    let detectionMismatch = 0;
+    let flagMismatch = 0;
+    const details: string[] = [];
+    const flagDetails: string[] = [];
+    for (const a of accounts) {
+      let watch: AccountWatch = emptyWatch;
+      let expected = 0;
+      for (const e of a.log) {
+        if (e.type !== 'wallet.transaction.added') continue;
+        const step = watchTransaction(watch, TransactionAddedV2.parse(e.data));
+        watch = step.watch;
+        expected += step.detections.length;
+      }
+      const actual = a.watch?.watch ?? emptyWatch;
+      if (JSON.stringify(actual.recent.map((t) => t.transactionId)) !== JSON.stringify(watch.recent.map((t) => t.transactionId)) || JSON.stringify(actual.payeeCountries) !== JSON.stringify(watch.payeeCountries)) {
+        orderViolations++;
+        details.push(`${a.accountId}: watch differs from the in-order replay`);
+      }
+      if (a.detections.length !== expected) {
+        detectionMismatch++;
+        details.push(`${a.accountId}: ${a.detections.length} detections, replay says ${expected}`);
+      }
+      const flagged = a.log.filter((e) => e.type === 'wallet.account.flagged').length;
+      const flagDeadLettered = flagged === 0 && [...flagDeadLetters].some((body) => body.includes(`"${a.accountId}"`));
+      if ((expected > 0 ? 1 : 0) !== flagged && !flagDeadLettered) {
+        flagMismatch++;
+        flagDetails.push(`${a.accountId}: flagged ${flagged}×, ${expected} detection(s) by the rules, ${a.detections.length} published`);
+      }
+    }
+    add('FraudWatch state equals the in-order replay of the log (0 per-key order violations)', accounts.length, orderViolations, details.slice(0, 3).join('; '));
+    add('fraud.detected published exactly as the rules say (0 lost, 0 twice)', accounts.length, detectionMismatch, details.slice(0, 3).join('; '));
+    add('each detected account flagged exactly once, or its detection in a DLQ with a reason (fan-out path)', accounts.length, flagMismatch, flagDetails.slice(0, 3).join('; '));
+
+    const unfinished = statuses.filter((s) => !terminal.has(s));
+    add('transfers finished (completed or compensated)', statuses.length, unfinished.length, `still: ${unfinished.slice(0, 5).join(', ')}`);
+
+    const store = await import('../../functions/wallet/walletStore');
+    const wallet = store.walletStore(this.ddb, undefined, { tableName: ctx.outputs.WalletTableName!, source: 'wallet.accounts' });
+    const { available } = await import('../../functions/wallet/wallet');
+    let total = 0;
+    let openReservations = 0;
+    for (const accountId of run.accounts) {
+      const { state } = await wallet.load(accountId);
+      total += state.balance;
+      if (available(state) !== state.balance) openReservations++;
+    }
+    add('sum of balances = sum of committed transactions (transfers create or lose no money)', run.accounts.length, total === committedTotal ? 0 : 1, `balances ${total}, transactions ${committedTotal}`);
+    add('no reservation left open', run.accounts.length, openReservations);
+    add('poison messages in a DLQ with a reason', run.poison.length, run.poison.length - found.size);
+    const poisoned = accounts.filter((a) => poisonedGroups.has(a.accountId));
+    add('poisoned ordered groups complete in order after redrive', poisoned.length, poisoned.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).length + report.stuckGroups.length);
+    ctx.log(`wallet: ${run.acknowledged.size} transactions acknowledged, ${run.uncertain.size} uncertain, ${run.transfers.length} transfers, ${run.poison.length} poison, ${run.apiErrors} API retries`);
+    return results;
+  }
+
+  /** Deletes this run's poison messages from a DLQ (what an operator does after reading the reason). */
+  private async discardPoison(queueUrl: string, runId: string): Promise<void> {
+    for (let round = 0; round < 50; round++) {
+      const { Messages = [] } = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 5 }));
+      if (Messages.length === 0) return;
+      let deleted = 0;
+      for (const m of Messages) {
+        if (m.Body?.includes(`chaos-poison ${runId}`)) {
+          await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+          deleted++;
+        } else {
+          // not ours or not poison: visible again at once, for the redrive
+          await this.sqs.send(new (await import('@aws-sdk/client-sqs')).ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+        }
+      }
+      if (deleted === 0 && round > 2) return;
+    }
+  }
+}
