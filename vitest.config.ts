@@ -1,7 +1,22 @@
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The cloud tests share one emulator. The chaos test injects faults into the deployed functions and
+ * may leave events in dead-letter queues (with their reasons, as it must): it runs last, so that no
+ * test that counts dead letters or compares read models runs after it.
+ */
+class ChaosLastSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isChaos = (file: TestSpecification) => file.moduleId.endsWith('/test/integration/chaos.test.ts');
+    return [...sorted.filter((file) => !isChaos(file)), ...sorted.filter(isChaos)];
+  }
+}
 
 export default defineConfig({
   test: {
+    sequence: { sequencer: ChaosLastSequencer },
     projects: [
       {
         test: {

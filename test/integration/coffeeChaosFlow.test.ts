@@ -1,4 +1,4 @@
-import { DeleteItemCommand, DynamoDBClient, QueryCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCoffeeFlow } from '../chaos/coffeeFlow';
@@ -48,40 +48,48 @@ describe('the coffee chaos flow (no faults)', () => {
     const served = rows.filter((row) => row.state.status === 'served');
     expect(served.length).toBeGreaterThanOrEqual(2);
     const [deleted, bumped] = [served[0]!.pk, served[1]!.pk];
-    await ddb.send(new DeleteItemCommand({ TableName: ctx.outputs.BoardTableName, Key: marshall({ pk: deleted }) }));
-    await ddb.send(
-      new UpdateItemCommand({ TableName: ctx.outputs.BoardTableName, Key: marshall({ pk: bumped }), UpdateExpression: 'SET revision = revision + :one', ExpressionAttributeValues: marshall({ ':one': 1 }) }),
-    );
-    // … and make the barista's record of one cancelled order's placed event later than its cancellation's
-    // (not lane 0's first order: its cancellation was held behind the poison and applied only at the redrive)
-    const reordered = rows.find((row) => row.state.status === 'cancelled' && !row.pk.endsWith('-k0-0'))!.pk;
-    const logged = await ddb.send(new QueryCommand({ TableName: ctx.outputs.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': `OUTBOX#${reordered}` }), ConsistentRead: true }));
-    const placedId = (logged.Items ?? []).map((item) => unmarshall(item)).find((item) => item.type === 'coffee.order.placed')!.id as string;
-    const records = await ddb.send(
-      new ScanCommand({ TableName: ctx.outputs.BaristaIdempotencyTableName, FilterExpression: '#data.applied = :id', ExpressionAttributeNames: { '#data': 'data' }, ExpressionAttributeValues: marshall({ ':id': placedId }) }),
-    );
-    expect(records.Items).toHaveLength(1);
-    await ddb.send(
-      new UpdateItemCommand({
-        TableName: ctx.outputs.BaristaIdempotencyTableName,
-        Key: { id: records.Items![0]!.id! },
-        UpdateExpression: 'SET in_progress_expiration = in_progress_expiration + :later',
-        ExpressionAttributeValues: marshall({ ':later': 3_600_000 }),
-      }),
-    );
+    // The other tests share this emulator (the demo compares the board with the analytics): every
+    // record corrupted here is put back as it was, whatever happens.
+    const originals: Array<{ table: string; item: Record<string, AttributeValue> }> = Items.filter((item) => [deleted, bumped].includes(item.pk!.S!)).map((item) => ({ table: ctx.outputs.BoardTableName!, item }));
+    try {
+      await ddb.send(new DeleteItemCommand({ TableName: ctx.outputs.BoardTableName, Key: marshall({ pk: deleted }) }));
+      await ddb.send(
+        new UpdateItemCommand({ TableName: ctx.outputs.BoardTableName, Key: marshall({ pk: bumped }), UpdateExpression: 'SET revision = revision + :one', ExpressionAttributeValues: marshall({ ':one': 1 }) }),
+      );
+      // … and make the barista's record of one cancelled order's placed event later than its cancellation's
+      // (not lane 0's first order: its cancellation was held behind the poison and applied only at the redrive)
+      const reordered = rows.find((row) => row.state.status === 'cancelled' && !row.pk.endsWith('-k0-0'))!.pk;
+      const logged = await ddb.send(new QueryCommand({ TableName: ctx.outputs.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': `OUTBOX#${reordered}` }), ConsistentRead: true }));
+      const placedId = (logged.Items ?? []).map((item) => unmarshall(item)).find((item) => item.type === 'coffee.order.placed')!.id as string;
+      const records = await ddb.send(
+        new ScanCommand({ TableName: ctx.outputs.BaristaIdempotencyTableName, FilterExpression: '#data.applied = :id', ExpressionAttributeNames: { '#data': 'data' }, ExpressionAttributeValues: marshall({ ':id': placedId }) }),
+      );
+      expect(records.Items).toHaveLength(1);
+      originals.push({ table: ctx.outputs.BaristaIdempotencyTableName!, item: records.Items![0]! });
+      await ddb.send(
+        new UpdateItemCommand({
+          TableName: ctx.outputs.BaristaIdempotencyTableName,
+          Key: { id: records.Items![0]!.id! },
+          UpdateExpression: 'SET in_progress_expiration = in_progress_expiration + :later',
+          ExpressionAttributeValues: marshall({ ':later': 3_600_000 }),
+        }),
+      );
 
-    // act
-    const results = await flow.check(ctx);
+      // act
+      const results = await flow.check(ctx);
 
-    // assert: each corruption is caught by the invariant it breaks, naming the order
-    const lost = byInvariant(results, '0 events lost');
-    expect(lost.violations).toBeGreaterThanOrEqual(1);
-    expect(lost.detail).toContain(deleted);
-    const twice = byInvariant(results, '0 effects applied twice');
-    expect(twice.violations).toBe(1);
-    expect(twice.detail).toContain(bumped);
-    const order = byInvariant(results, '0 per-key order violations');
-    expect(order.violations).toBe(1);
-    expect(order.detail).toContain(reordered);
+      // assert: each corruption is caught by the invariant it breaks, naming the order
+      const lost = byInvariant(results, '0 events lost');
+      expect(lost.violations).toBeGreaterThanOrEqual(1);
+      expect(lost.detail).toContain(deleted);
+      const twice = byInvariant(results, '0 effects applied twice');
+      expect(twice.violations).toBe(1);
+      expect(twice.detail).toContain(bumped);
+      const order = byInvariant(results, '0 per-key order violations');
+      expect(order.violations).toBe(1);
+      expect(order.detail).toContain(reordered);
+    } finally {
+      for (const { table, item } of originals) await ddb.send(new PutItemCommand({ TableName: table, Item: item }));
+    }
   }, 900_000);
 });
