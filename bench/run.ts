@@ -4,7 +4,7 @@
  * bench app, runs the load with a progress display, writes the report and prints a summary.
  */
 import { MultiBar, Presets } from 'cli-progress';
-import { cloudEnv, ensureCloud } from '../localstack/cloud';
+import { cloudEnv, ensureCloud, stopCloud } from '../localstack/cloud';
 import { PATHS, type BenchPath } from './benchNames';
 import { benchPlan, deployBench, reportSections } from './plan';
 import { measuredTargets } from './report';
@@ -47,3 +47,8 @@ for (const phase of result.phases.filter((p) => p.name !== 'floor')) {
   console.log(`  ${phase.name}: p99 ours-ordered ${Math.round(l['ours-ordered'].p99)} ms, ours-fanout ${Math.round(l['ours-fanout'].p99)} ms, naive-ordered ${Math.round(l['naive-ordered'].p99)} ms (floor p99 ${Math.round(floor?.p99 ?? Number.NaN)} ms)`);
 }
 if (result.phases.some((p) => !p.complete)) process.exitCode = 1;
+// Like npm test and npm start: a local cloud this run started is stopped (one already running is left alone).
+if (started) {
+  await stopCloud();
+  console.log('stopped the local cloud this run started');
+}
