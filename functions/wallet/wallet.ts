@@ -56,7 +56,9 @@ export type WalletCommand =
   | { readonly kind: 'AddTransaction'; readonly accountId: string; readonly transactionId: string; readonly amount: Money; readonly payee?: { readonly name: string; readonly country: string }; readonly at: string }
   | { readonly kind: 'FlagAccount'; readonly accountId: string; readonly reason: string; readonly fraudEventId: string; readonly at: string }
   | { readonly kind: 'ClearAccount'; readonly accountId: string; readonly clearedBy: string; readonly at: string }
-  | { readonly kind: 'ReserveFunds' | 'ReleaseReservation' | 'ConfirmReservation' | 'CreditTransfer' | 'ReverseCredit'; readonly accountId: string; readonly transferId: string; readonly amount: Money; readonly at: string };
+  | { readonly kind: 'ReserveFunds' | 'ReleaseReservation' | 'ConfirmReservation' | 'CreditTransfer' | 'ReverseCredit'; readonly accountId: string; readonly transferId: string; readonly amount: Money; readonly at: string }
+  /** Records that a transfer step was refused (`refuseTransferStep`), so the saga waiting for it learns of it. */
+  | { readonly kind: 'RefuseTransferStep'; readonly step: keyof typeof TRANSFER_REFUSALS; readonly accountId: string; readonly transferId: string; readonly code: string; readonly reason: string; readonly at: string };
 
 const reject = (code: string, message: string): never => {
   throw new DomainRejection(code, message);
@@ -75,7 +77,7 @@ function requireSpendable(state: WalletState, accountId: string, amount: number)
   if (available(state) < amount) reject('InsufficientFunds', `account ${accountId} has ${available(state)} available, ${amount} needed`);
 }
 
-const step = (type: Extract<WalletEvent, { data: z.infer<typeof TransferStepV1> }>['type'], command: Extract<WalletCommand, { transferId: string }>): WalletEvent[] => [
+const step = (type: Extract<WalletEvent, { data: z.infer<typeof TransferStepV1> }>['type'], command: Extract<WalletCommand, { transferId: string; amount: Money }>): WalletEvent[] => [
   { type, data: { accountId: command.accountId, transferId: command.transferId, amount: command.amount, at: command.at } },
 ];
 
@@ -127,6 +129,8 @@ export function decideWallet(command: WalletCommand, state: WalletState): Emitte
       return step('wallet.transfer.credited', command);
     case 'ReverseCredit':
       return step('wallet.transfer.credit.reversed', command);
+    case 'RefuseTransferStep':
+      return refuseTransferStep({ kind: command.step, accountId: command.accountId, transferId: command.transferId, at: command.at }, command.code, command.reason);
   }
 }
 
