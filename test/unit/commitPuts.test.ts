@@ -38,7 +38,7 @@ describe('planCommit: AggregateChange.puts (items written unconditionally in the
     expect(seen).toEqual(plan.events);
     expect(seen.map((event) => event.sequence)).toEqual(['5', '6']);
     expect(plan.writes.map((write) => write.condition.kind)).toEqual(['version', 'absent', 'absent', 'none']);
-    expect(plan.writes[3]).toEqual({ item: { pk: 'STREAM#l-1', sk: 'SNAPSHOT', version: 6 }, condition: { kind: 'none' }, aggregateId: 'l-1', isEvent: false });
+    expect(plan.writes[3]).toEqual({ item: { pk: 'STREAM#l-1', sk: 'SNAPSHOT', version: 6 }, condition: { kind: 'none' }, aggregateId: 'l-1', isEvent: false, isPut: true });
   });
 
   it('gives each change only its own events, and keeps a put’s table', () => {

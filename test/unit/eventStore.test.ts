@@ -441,15 +441,28 @@ describe('EventStore over an outbox table', () => {
       expect(handled.state).toEqual(fullFold(table.log('l-20')));
     });
 
-    it('decides again after a TransactionConflict too', async () => {
+    it('treats a TransactionConflict as transient: the commit sends the same transaction again', async () => {
       const table = new FakeTable();
       const events = store(table);
-      let conflicts = 1;
+      let conflicts = 2;
+      table.beforeTransact = () => {
+        if (conflicts-- > 0) throw new TransactionCanceledException({ message: 'conflict', $metadata: {}, CancellationReasons: [{ Code: 'TransactionConflict' }] });
+      };
+      const handled = await events.handle('l-21', open(), { backoff: { baseDelayMs: 0, maxDelayMs: 0 } });
+      expect(handled).toMatchObject({ attempts: 1, version: 1 });
+      expect(table.log('l-21')).toHaveLength(1);
+    });
+
+    it('decides again on fresh state when the contention outlasts the commit’s own retries', async () => {
+      const table = new FakeTable();
+      const events = store(table);
+      let conflicts = 6; // the commit tries 5 times, then hands the stream back as contended
       table.beforeTransact = () => {
         if (conflicts-- > 0) throw new TransactionCanceledException({ message: 'conflict', $metadata: {}, CancellationReasons: [{ Code: 'TransactionConflict' }] });
       };
       const handled = await events.handle('l-21', open(), { backoff: { baseDelayMs: 0, maxDelayMs: 0 } });
       expect(handled).toMatchObject({ attempts: 2, version: 1 });
+      expect(table.log('l-21')).toHaveLength(1);
     });
 
     it('gives up after `retries` conflicts and rethrows the ConcurrencyError', async () => {

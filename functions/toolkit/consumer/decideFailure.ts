@@ -1,5 +1,6 @@
 import { IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import { InvalidEnvelopeError } from '../envelope';
+import { isPermanent } from '../errors/permanent';
 import { backoffDelay } from '../retry/backoff';
 import { CircuitOpenError, PoisonMessageError } from './errors';
 
@@ -17,12 +18,17 @@ export type FailureDecision =
 /** SQS's longest visibility timeout: 12 hours. */
 const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
 
-/** Poison is dead-lettered at once: a reused event id with a different payload is poison too. */
+/**
+ * Poison is dead-lettered at once: a message that can never be processed, a reused message id with
+ * another payload, and every permanent failure (an erased subject, a commit too large, a state that
+ * cannot be snapshotted, …: `isPermanent`).
+ */
 export const isPoison = (error: unknown): boolean =>
   error instanceof PoisonMessageError ||
   error instanceof InvalidEnvelopeError ||
   error instanceof IdempotencyValidationError ||
-  // An erased subject's data will never open again (privacy: onErased 'throw'); a tampered value neither.
+  isPermanent(error) ||
+  // Errors of another copy of the toolkit (a handler's own bundle) are known by name.
   (error instanceof Error && (error.name === 'SubjectErasedError' || error.name === 'SealedValueError'));
 
 /**

@@ -1,8 +1,9 @@
-import { GetItemCommand, QueryCommand, TransactionCanceledException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { parseEvent, type EventEnvelope } from '../envelope';
-import { ConcurrencyError } from '../outbox/errors';
+import type { InboxClaim } from '../inbox/inbox';
+import { ConcurrencyError, TransactionConflictError } from '../outbox/errors';
 import { Outbox, type CommitGuard, type OutboxOptions } from '../outbox/Outbox';
 import { OUTBOX, outboxPartitionKey, outboxSortKey } from '../outbox/outboxItem';
 import type { CommitPut, NewEvent } from '../outbox/planCommit';
@@ -41,6 +42,8 @@ export interface AppendOptions<S> {
    * snapshot. When absent and a snapshot is due, the stream is loaded first.
    */
   readonly state?: S;
+  /** A consumer's claim on the message it applies, written in the append's transaction (`Outbox` commit option). */
+  readonly inbox?: InboxClaim;
 }
 
 export interface HandleOptions {
@@ -50,6 +53,11 @@ export interface HandleOptions {
   readonly backoff?: Pick<BackoffPolicy, 'baseDelayMs' | 'maxDelayMs'>;
   readonly guards?: readonly CommitGuard[];
   readonly traceparent?: string;
+  /**
+   * A consumer's claim on the message it applies: written with the events, so a redelivered message
+   * decides nothing twice (`AlreadyAppliedError`). A decision with no events writes nothing, claim included.
+   */
+  readonly inbox?: InboxClaim;
 }
 
 /** A stream as loaded: its state and version, and what it cost. */
@@ -130,12 +138,11 @@ export class EventStore<C, S, E extends DomainEvent> {
     try {
       return await this.outbox.commit(
         [{ id: streamId, key: streamHeadKey(streamId), expectedVersion, state: {}, events: events.map(toNewEvent), ...(puts ? { puts } : {}) }],
-        { ...(options.guards ? { guards: options.guards } : {}), ...(options.traceparent ? { traceparent: options.traceparent } : {}) },
+        { ...(options.guards ? { guards: options.guards } : {}), ...(options.traceparent ? { traceparent: options.traceparent } : {}), ...(options.inbox ? { inbox: options.inbox } : {}) },
       );
     } catch (error) {
-      if (error instanceof TransactionCanceledException && error.CancellationReasons?.some((reason) => reason.Code === 'TransactionConflict')) {
-        throw new StreamConflictError(streamId, expectedVersion, { cause: error });
-      }
+      // Still contended after the commit's own retries: for a stream the same as a lost race — load and decide again.
+      if (error instanceof TransactionConflictError) throw new StreamConflictError(streamId, expectedVersion, { cause: error });
       throw error;
     }
   }
@@ -157,6 +164,7 @@ export class EventStore<C, S, E extends DomainEvent> {
           state: loaded.state,
           ...(options.guards ? { guards: options.guards } : {}),
           ...(options.traceparent ? { traceparent: options.traceparent } : {}),
+          ...(options.inbox ? { inbox: options.inbox } : {}),
         });
         return { events: committed, ...foldEvents(this.fold, streamId, loaded, committed), attempts: attempt };
       } catch (error) {

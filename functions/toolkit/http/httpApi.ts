@@ -1,6 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type * as z from 'zod';
+import { permanentStatus } from '../errors/permanent';
+import { TransactionConflictError } from '../outbox/errors';
 import { withApiCallLog } from '../observability';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
@@ -50,7 +52,8 @@ export type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
 
 /**
  * An HTTP API (payload v2) Lambda handler dispatching on the route key (`POST /orders/{orderId}/cancel`).
- * `HttpError`s become their 4xx; anything else is a 500 that says nothing about internals.
+ * `HttpError`s become their 4xx, permanent failures (`isPermanent`) a 4xx with the reason, lasting
+ * contention a 503 with `Retry-After`; anything else is a 500 that says nothing about internals.
  */
 export function httpApi(routes: Readonly<Record<string, Route>>, logger = new Logger()): (event: APIGatewayProxyEventV2) => Promise<HttpResponse> {
   return withApiCallLog(async (event: APIGatewayProxyEventV2): Promise<HttpResponse> => {
@@ -62,6 +65,16 @@ export function httpApi(routes: Readonly<Record<string, Route>>, logger = new Lo
       if (error instanceof HttpError) {
         logger.info('request rejected', { route: event.routeKey, status: error.statusCode, error: error.error });
         return json(error.statusCode, { error: error.error, message: error.message });
+      }
+      // Retrying cannot fix it: a 4xx with the reason (messages carry ids, never personal data).
+      const status = permanentStatus(error);
+      if (status !== undefined && error instanceof Error) {
+        logger.warn('request refused: permanent failure', { route: event.routeKey, status, error: error.name });
+        return json(status, { error: error.name, message: error.message });
+      }
+      if (error instanceof TransactionConflictError) {
+        logger.warn('request failed: contention', { route: event.routeKey });
+        return { ...json(503, { error: 'Busy', message: 'other requests were changing the same items; nothing was written, retry shortly' }), headers: { ...json(503, {}).headers, 'retry-after': '1' } };
       }
       logger.error('request failed', { route: event.routeKey, error: error instanceof Error ? error.name : 'unknown' });
       return json(500, { error: 'InternalError', message: 'the request failed; it is safe to retry' });

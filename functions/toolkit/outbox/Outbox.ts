@@ -1,18 +1,14 @@
-import {
-  DynamoDBClient,
-  TransactionCanceledException,
-  TransactWriteItemsCommand,
-  type Put,
-  type TransactWriteItem,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, TransactionCanceledException, type Put, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type * as z from 'zod';
 import { newEventId, newTraceparent, type EventEnvelope } from '../envelope';
+import type { InboxClaim } from '../inbox/inbox';
 import { sealPersonalFields } from '../privacy/personal';
 import type { FieldSealer } from '../privacy/ports';
 import { ConcurrencyError, GuardFailedError } from './errors';
 import { OUTBOX } from './outboxItem';
 import { planCommit, type AggregateChange, type PlannedWrite } from './planCommit';
+import { transactWrite } from './transactWrite';
 
 export interface OutboxOptions {
   readonly client: DynamoDBClient;
@@ -39,6 +35,12 @@ export interface CommitOptions {
    * has not been cancelled". A failed guard writes nothing and throws `GuardFailedError`.
    */
   readonly guards?: readonly CommitGuard[];
+  /**
+   * A consumer's claim on the message it is applying (`ConsumerContext.inbox`): its inbox item is
+   * written in this transaction, so the effect happens once. If the message was applied before,
+   * nothing is written and `AlreadyAppliedError` is thrown (the consumer acknowledges it).
+   */
+  readonly inbox?: InboxClaim;
 }
 
 /** A condition on one item, checked atomically with the commit. */
@@ -56,7 +58,8 @@ export interface CommitGuard {
 
 /**
  * The transactional outbox: commits aggregate changes and their events in one DynamoDB transaction.
- * Either everything is written or nothing is; a stale `expectedVersion` throws `ConcurrencyError`.
+ * Either everything is written or nothing is; a stale `expectedVersion` throws `ConcurrencyError`;
+ * a `TransactionConflict` is retried with backoff (then `TransactionConflictError`, transient).
  */
 export class Outbox {
   private readonly clock: () => Date;
@@ -78,13 +81,12 @@ export class Outbox {
     const guards = options.guards ?? [];
     const items = [...plan.writes.map((write) => this.toTransactItem(write)), ...guards.map((guard) => this.toConditionCheck(guard))];
     try {
-      await this.options.client.send(
-        new TransactWriteItemsCommand({
-          TransactItems: items,
-          // Makes the SDK's own retries idempotent when a response is lost after the write took effect.
-          ClientRequestToken: plan.events[0]?.id,
-        }),
-      );
+      await transactWrite(this.options.client, items, {
+        // Makes the SDK's own retries idempotent when a response is lost after the write took effect.
+        ...(plan.events[0] ? { clientRequestToken: plan.events[0].id } : {}),
+        ...(options.inbox ? { inbox: options.inbox } : {}),
+        clock: this.clock,
+      });
     } catch (error) {
       throw this.translate(error, plan.writes, guards);
     }
@@ -109,23 +111,24 @@ export class Outbox {
 
   private toTransactItem(write: PlannedWrite): TransactWriteItem {
     const item = marshall(write.item, { removeUndefinedValues: true, convertClassInstanceToMap: true });
-    if (write.condition.kind === 'none') return { Put: { TableName: write.tableName ?? this.options.tableName, Item: item } };
-    const condition: Pick<Put, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
-      write.condition.kind === 'absent'
+    const tableName = write.tableName ?? this.options.tableName;
+    const { condition } = write;
+    if (condition.kind === 'none') return { Put: { TableName: tableName, Item: item } };
+    const expression: Pick<Put, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
+      condition.kind === 'absent'
         ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': OUTBOX.partitionKey } }
-        : {
-            ConditionExpression: '#version = :expected',
-            ExpressionAttributeNames: { '#version': OUTBOX.versionAttribute },
-            ExpressionAttributeValues: marshall({ ':expected': write.condition.version }),
-          };
-    return {
-      Put: {
-        TableName: write.tableName ?? this.options.tableName,
-        Item: item,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        ...condition,
-      },
-    };
+        : condition.kind === 'version'
+          ? {
+              ConditionExpression: '#version = :expected',
+              ExpressionAttributeNames: { '#version': OUTBOX.versionAttribute },
+              ExpressionAttributeValues: marshall({ ':expected': condition.version }),
+            }
+          : {
+              ConditionExpression: condition.expression,
+              ...(condition.names ? { ExpressionAttributeNames: { ...condition.names } } : {}),
+              ...(condition.values ? { ExpressionAttributeValues: marshall(condition.values, { removeUndefinedValues: true }) } : {}),
+            };
+    return { Put: { TableName: tableName, Item: item, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...expression } };
   }
 
   private toConditionCheck(guard: CommitGuard): TransactWriteItem {
@@ -148,6 +151,11 @@ export class Outbox {
     if (index >= writes.length && guard) return new GuardFailedError(guard.reason, { cause: error });
     const write = writes[index];
     if (!write) return error;
+    if (write.isPut) {
+      const conflict = new ConcurrencyError(write.aggregateId, 0, undefined, { cause: error });
+      conflict.message = `An item put with aggregate ${write.aggregateId} no longer satisfies its condition: it changed meanwhile`;
+      return conflict;
+    }
     const old = reasons[index]?.Item ? unmarshall(reasons[index].Item) : undefined;
     const expected = write.condition.kind === 'version' ? write.condition.version : 0;
     const actual = write.isEvent ? undefined : (old?.[OUTBOX.versionAttribute] as number | undefined);

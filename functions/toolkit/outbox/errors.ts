@@ -28,6 +28,21 @@ export class GuardFailedError extends OutboxError {
   }
 }
 
+/**
+ * Transient: DynamoDB kept cancelling the transaction because other transactions were writing the
+ * same items at the same moment (`TransactionConflict`), also after retries with backoff. Nothing was
+ * written. Retry later (a consumer's message is retried with backoff; an HTTP caller gets a 503).
+ */
+export class TransactionConflictError extends OutboxError {
+  override name = 'TransactionConflictError';
+  constructor(
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`the transaction was cancelled ${attempts} times because other transactions were writing the same items (TransactionConflict); nothing was written, retry later`, options);
+  }
+}
+
 /** The commit breaks a DynamoDB transaction limit; rejected before any call. */
 export class CommitTooLargeError extends OutboxError {
   override name = 'CommitTooLargeError';

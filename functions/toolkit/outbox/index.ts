@@ -4,3 +4,4 @@ export * from './outboxItem';
 export * from './errors';
 export * from './outboxConfig';
 export * from './readAggregate';
+export * from './transactWrite';

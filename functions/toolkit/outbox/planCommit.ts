@@ -36,12 +36,25 @@ export interface AggregateChange {
   readonly puts?: (events: readonly EventEnvelope[]) => readonly CommitPut[];
 }
 
-/** An item put without a condition, in the commit's transaction. */
+/** An item put in the commit's transaction, unconditionally unless `condition` says otherwise. */
 export interface CommitPut {
   /** @default the outbox table */
   readonly tableName?: string;
   /** The whole item, key included; not the key of the aggregate or of one of its events. */
   readonly item: Readonly<Record<string, unknown>>;
+  /**
+   * What the item must be for the put to happen (a DynamoDB condition expression on it), e.g. a
+   * consumer's position in a stream: `attribute_not_exists(pk) OR lastSequence = :last`. When it
+   * does not hold nothing is written and the commit throws `ConcurrencyError` (reload, decide again).
+   * @default none
+   */
+  readonly condition?: PutCondition;
+}
+
+export interface PutCondition {
+  readonly expression: string;
+  readonly names?: Readonly<Record<string, string>>;
+  readonly values?: Readonly<Record<string, unknown>>;
 }
 
 export interface CommitContext {
@@ -54,10 +67,14 @@ export interface CommitContext {
 }
 
 /**
- * What a write must find: no item (a new aggregate or event), the aggregate at `version`, or
- * anything (`none`: an unconditional put of `AggregateChange.puts`).
+ * What a write must find: no item (a new aggregate or event), the aggregate at `version`, anything
+ * (`none`: an unconditional put of `AggregateChange.puts`) or what a put's own condition says.
  */
-export type WriteCondition = { readonly kind: 'absent' } | { readonly kind: 'version'; readonly version: number } | { readonly kind: 'none' };
+export type WriteCondition =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'version'; readonly version: number }
+  | { readonly kind: 'none' }
+  | ({ readonly kind: 'expression' } & PutCondition);
 
 export interface PlannedWrite {
   readonly item: Readonly<Record<string, unknown>>;
@@ -65,6 +82,8 @@ export interface PlannedWrite {
   /** The aggregate this write belongs to (for conflict reports). */
   readonly aggregateId: string;
   readonly isEvent: boolean;
+  /** An item of `AggregateChange.puts`. */
+  readonly isPut?: boolean;
   /** @default the outbox table */
   readonly tableName?: string;
 }
@@ -139,7 +158,14 @@ export function planCommit(changes: readonly AggregateChange[], ctx: CommitConte
     });
     events.push(...committed);
     for (const put of change.puts?.(committed) ?? []) {
-      writes.push({ item: put.item, condition: { kind: 'none' }, aggregateId: change.id, isEvent: false, ...(put.tableName === undefined ? {} : { tableName: put.tableName }) });
+      writes.push({
+        item: put.item,
+        condition: put.condition ? { kind: 'expression', ...put.condition } : { kind: 'none' },
+        aggregateId: change.id,
+        isEvent: false,
+        isPut: true,
+        ...(put.tableName === undefined ? {} : { tableName: put.tableName }),
+      });
     }
   }
 
@@ -159,7 +185,7 @@ function checkPuts(writes: readonly PlannedWrite[]): void {
     if (write.tableName !== undefined) continue;
     const [pk, sk] = [write.item[OUTBOX.partitionKey], write.item[OUTBOX.sortKey]];
     const key = `${String(pk)}\u0000${String(sk)}`;
-    if (write.condition.kind === 'none') {
+    if (write.isPut) {
       if (typeof pk !== 'string' || typeof sk !== 'string') problems.push(`an item put with aggregate ${write.aggregateId} has no string key (${OUTBOX.partitionKey}, ${OUTBOX.sortKey})`);
       else if (keys.has(key)) problems.push(`an item put with aggregate ${write.aggregateId} has the key of another item of the commit`);
     }
@@ -171,7 +197,7 @@ function checkPuts(writes: readonly PlannedWrite[]): void {
 function checkLimits(writes: readonly PlannedWrite[]): void {
   const problems: string[] = [];
   if (writes.length > TRANSACTION_LIMITS.maxItems) {
-    const what = writes.some((write) => write.condition.kind === 'none') ? 'aggregates + events + puts' : 'aggregates + events';
+    const what = writes.some((write) => write.isPut) ? 'aggregates + events + puts' : 'aggregates + events';
     problems.push(`${writes.length} items (${what}), at most ${TRANSACTION_LIMITS.maxItems} per transaction`);
   }
   let total = 0;
@@ -185,7 +211,7 @@ function checkLimits(writes: readonly PlannedWrite[]): void {
     if (size > TRANSACTION_LIMITS.maxItemBytes) {
       const what = write.isEvent
         ? `an event of aggregate ${write.aggregateId}`
-        : write.condition.kind === 'none'
+        : write.isPut
           ? `an item put with aggregate ${write.aggregateId}`
           : `aggregate ${write.aggregateId}`;
       problems.push(`${what} is ${size} bytes, at most ${TRANSACTION_LIMITS.maxItemBytes} per item`);
