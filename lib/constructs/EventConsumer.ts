@@ -9,10 +9,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
-import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { CONSUMER_ENV } from '../../functions/toolkit/consumer/consumerConfig';
 import { PROJECTION_ENV } from '../../functions/toolkit/projection/projectionConfig';
 import { circuitBreakerProblems, ConsumerCircuitBreaker, type CircuitBreakerOptions } from './ConsumerCircuitBreaker';
 import { deadLetterQueueAlarm } from './alarms';
+import { dedupWindowProblem, requiredDedupWindow, type RequiredDedupWindow } from './dedupWindow';
 import { grantSendMessage } from './grants';
 import { ToolkitFunction } from './ToolkitFunction';
 import type { TransactionalOutbox } from './TransactionalOutbox';
@@ -31,8 +32,16 @@ export interface OrderedSource {
   readonly outbox: TransactionalOutbox;
 }
 
-/** Where a consumer's events come from. */
-export type EventConsumerSource = FanoutSource | OrderedSource;
+/**
+ * Messages other functions send to the consumer's queue (a standard queue), e.g. a saga's commands to
+ * a target service: grant them `sqs:SendMessage` on `queue` (a `Saga` does for its command queues).
+ */
+export interface CommandSource {
+  readonly kind: 'commands';
+}
+
+/** Where a consumer's messages come from. */
+export type EventConsumerSource = FanoutSource | OrderedSource | CommandSource;
 
 export interface EventConsumerProps {
   /** The handler file, relative to the repository root, e.g. `functions/coffee/board/updateBoardHandler.ts`. */
@@ -55,8 +64,14 @@ export interface EventConsumerProps {
   readonly backoffBase?: Duration;
   /** Longest retry delay, at most 12 hours (the longest visibility timeout). @default Duration.minutes(5) */
   readonly backoffMax?: Duration;
-  /** How long an event id is remembered, at least a minute. @default Duration.hours(48) */
-  readonly idempotencyExpiry?: Duration;
+  /**
+   * How long a message id is remembered (inbox items, Powertools records): at least as long as a
+   * copy of the message can come back — upstream redelivery, the queue's and the dead-letter queue's
+   * retention and a redrive allowance, and the retention of every log it can be replayed from (an
+   * ordered source's outbox, `replayLogs`). A shorter value fails the synth and says why.
+   * @default exactly that (`'forever'` when such a log keeps its events for good)
+   */
+  readonly dedupWindow?: Duration | 'forever';
   /**
    * Merged into the function's environment; may override `POWERTOOLS_SERVICE_NAME` (the construct id
    * by default), not the `CONSUMER_*` variables the construct sets.
@@ -90,11 +105,14 @@ export interface EventConsumerProps {
 }
 
 const QUEUE_NAME_MAX_LENGTH = 80;
+/** SQS's default retention, stated: the dedup window rule counts on it. */
+const QUEUE_RETENTION = Duration.days(4);
+/** The longest SQS retention: an operator has two weeks to look at a dead letter. */
+const DEAD_LETTER_RETENTION = Duration.days(14);
 const MAX_FUNCTION_TIMEOUT = Duration.minutes(15);
 const MAX_VISIBILITY_TIMEOUT = Duration.hours(12);
 /** The bounds `ConsumerConfigSchema` accepts, so that a bad value fails the synth, not the cold start. */
 const MAX_ATTEMPTS_LIMIT = 100;
-const MIN_IDEMPOTENCY_EXPIRY = Duration.minutes(1);
 
 /**
  * One idempotent consumer: a handler file wired to events, either fanned out from a bus (a rule → a
@@ -111,8 +129,10 @@ export class EventConsumer extends Construct {
   public readonly ruleDeadLetterQueue?: sqs.Queue;
   /** Fan-out only. */
   public readonly rule?: events.Rule;
-  /** Powertools idempotency records: partition key `id`, TTL attribute `expiration`. */
+  /** The consumer's state: inbox items, parked FIFO groups, circuits, Powertools records (partition key `id`, TTL `expiration`). */
   public readonly idempotencyTable: dynamodb.Table;
+  /** How long message ids are remembered, and why that long. */
+  public readonly dedupWindow: Duration | 'forever';
   /** Encrypts the queues and the idempotency table. */
   public readonly key: kms.IKey;
   /** The function's mapping on `queue`: partial batch failures, bounded concurrency. */
@@ -125,7 +145,13 @@ export class EventConsumer extends Construct {
 
   constructor(scope: Construct, id: string, props: EventConsumerProps) {
     super(scope, id);
-    validate(props);
+    const required = requiredDedupWindow({
+      queueRetention: QUEUE_RETENTION,
+      deadLetterRetention: DEAD_LETTER_RETENTION,
+      logs: [...(props.source.kind === 'ordered' ? [props.source.outbox] : []), ...(props.replayLogs ?? [])].map((outbox) => ({ name: outbox.source, retention: outbox.retention })),
+    });
+    validate(props, required);
+    this.dedupWindow = props.dedupWindow ?? (required.window === 'forever' ? 'forever' : Duration.seconds(required.window));
     const { source } = props;
     const ordered = source.kind === 'ordered';
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -136,7 +162,7 @@ export class EventConsumer extends Construct {
       props.encryptionKey ??
       (source.kind === 'ordered'
         ? source.outbox.key
-        : new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Encrypts the queues and idempotency table of ${this.node.path}`, removalPolicy }));
+        : new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Encrypts the queues and state table of ${this.node.path}`, removalPolicy }));
 
     // FIFO queues get a physical name: it must end in `.fifo` (and the local emulator keys FIFO on it).
     const fifoBaseName = ordered ? Names.uniqueResourceName(this, { maxLength: QUEUE_NAME_MAX_LENGTH - '-dlq.fifo'.length }) : undefined;
@@ -149,11 +175,12 @@ export class EventConsumer extends Construct {
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       ...queueDefaults,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: DEAD_LETTER_RETENTION,
       ...(fifoBaseName ? { queueName: `${fifoBaseName}-dlq.fifo` } : {}),
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       ...queueDefaults,
+      retentionPeriod: QUEUE_RETENTION,
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: maxAttempts + 2 },
       ...(fifoBaseName ? { queueName: `${fifoBaseName}.fifo` } : {}),
@@ -182,11 +209,12 @@ export class EventConsumer extends Construct {
         [CONSUMER_ENV.maxAttempts]: String(maxAttempts),
         [CONSUMER_ENV.backoffBaseSeconds]: String((props.backoffBase ?? Duration.seconds(2)).toSeconds()),
         [CONSUMER_ENV.backoffMaxSeconds]: String((props.backoffMax ?? Duration.minutes(5)).toSeconds()),
-        [CONSUMER_ENV.idempotencyExpirySeconds]: String(props.idempotencyExpiry?.toSeconds() ?? DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+        [CONSUMER_ENV.dedupWindowSeconds]: this.dedupWindow === 'forever' ? 'forever' : String(this.dedupWindow.toSeconds()),
       },
     });
 
-    // Exact grants. The idempotency store: what Powertools' DynamoDBPersistenceLayer calls (not
+    // Exact grants. The state table: inbox items (PutItem in the effect's transaction, GetItem),
+    // parked groups, circuits and what Powertools' DynamoDBPersistenceLayer calls (not
     // grantReadWriteData, which adds BatchWriteItem, Scan, Query and kms:ReEncrypt*).
     iam.Grant.addToPrincipal({
       grantee: this.function,
@@ -218,7 +246,7 @@ export class EventConsumer extends Construct {
 
     if (source.kind === 'ordered') {
       source.outbox.addOrderedSubscriber(this.queue);
-    } else {
+    } else if (source.kind === 'fanout') {
       this.ruleDeadLetterQueue = new sqs.Queue(this, 'RuleDeadLetterQueue', { ...queueDefaults, retentionPeriod: Duration.days(14) });
       Validations.of(this.ruleDeadLetterQueue).acknowledge({
         id: 'AwsSolutions-SQS3',
@@ -261,7 +289,7 @@ export class EventConsumer extends Construct {
 
 }
 
-function validate(props: EventConsumerProps): void {
+function validate(props: EventConsumerProps, required: RequiredDedupWindow): void {
   const problems: string[] = [];
   const isIntegerIn = (value: number, min: number, max: number) => Token.isUnresolved(value) || (Number.isInteger(value) && value >= min && value <= max);
   const seconds = (duration: Duration) => duration.toSeconds({ integral: false });
@@ -282,7 +310,7 @@ function validate(props: EventConsumerProps): void {
   inWholeSeconds('timeout', props.timeout);
   inWholeSeconds('backoffBase', props.backoffBase);
   inWholeSeconds('backoffMax', props.backoffMax);
-  inWholeSeconds('idempotencyExpiry', props.idempotencyExpiry);
+  if (props.dedupWindow !== undefined && props.dedupWindow !== 'forever') inWholeSeconds('dedupWindow', props.dedupWindow);
   if (props.backoffMax && !props.backoffMax.isUnresolved() && (seconds(props.backoffMax) < 1 || seconds(props.backoffMax) > seconds(MAX_VISIBILITY_TIMEOUT))) {
     problems.push('`backoffMax` must be from 1 second to 12 hours (the longest visibility timeout)');
   }
@@ -291,8 +319,9 @@ function validate(props: EventConsumerProps): void {
   if (!backoffBase.isUnresolved() && !backoffMax.isUnresolved() && seconds(backoffBase) > seconds(backoffMax)) {
     problems.push('`backoffBase` must not be longer than `backoffMax`');
   }
-  if (props.idempotencyExpiry && !props.idempotencyExpiry.isUnresolved() && seconds(props.idempotencyExpiry) < seconds(MIN_IDEMPOTENCY_EXPIRY)) {
-    problems.push('`idempotencyExpiry` must be at least 1 minute');
+  if (props.dedupWindow !== undefined && (props.dedupWindow === 'forever' || !props.dedupWindow.isUnresolved())) {
+    const problem = dedupWindowProblem(props.dedupWindow, required);
+    if (problem) problems.push(problem);
   }
   if (props.source.kind === 'fanout' && !props.source.pattern.source?.length && !props.source.pattern.detailType?.length) {
     problems.push('a fan-out `pattern` must name a `source` or a `detailType`, or the rule takes every event of the bus');

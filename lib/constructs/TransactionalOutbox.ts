@@ -85,6 +85,8 @@ export class TransactionalOutbox extends Construct {
   /** The relay's stream mapping: outbox INSERTs only, bisect on error, bounded retries, DLQ. */
   public readonly eventSourceMapping: lambda.EventSourceMapping;
   public readonly source: string;
+  /** How long outbox items (the service's event log) are kept. */
+  public readonly retention: Duration | 'forever';
   private readonly retentionSeconds: number | undefined;
   private readonly orderedQueueUrls: string[] = [];
 
@@ -93,7 +95,8 @@ export class TransactionalOutbox extends Construct {
     validate(props);
     this.source = props.source;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.retentionSeconds = props.keepEventsForever ? undefined : (props.retention ?? Duration.days(30)).toSeconds();
+    this.retention = props.keepEventsForever ? 'forever' : (props.retention ?? Duration.days(30));
+    this.retentionSeconds = this.retention === 'forever' ? undefined : this.retention.toSeconds();
 
     this.key =
       props.encryptionKey ??

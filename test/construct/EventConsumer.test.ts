@@ -8,7 +8,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ORDER_PLACED } from '../../functions/coffee/orders/placeOrder';
 import { CIRCUIT_CLOSER_ENV, CIRCUIT_ENV } from '../../functions/toolkit/consumer/circuitBreakerConfig';
-import { CONSUMER_ENV, DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS } from '../../functions/toolkit/consumer/consumerConfig';
+import { CONSUMER_ENV } from '../../functions/toolkit/consumer/consumerConfig';
 import { PROJECTION_ENV } from '../../functions/toolkit/projection/projectionConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import type { ConsumerCircuitBreaker } from '../../lib/constructs/ConsumerCircuitBreaker';
@@ -197,7 +197,8 @@ describe('EventConsumer, ordered from an outbox, with its defaults', () => {
       [CONSUMER_ENV.maxAttempts]: '5',
       [CONSUMER_ENV.backoffBaseSeconds]: '2',
       [CONSUMER_ENV.backoffMaxSeconds]: '300',
-      [CONSUMER_ENV.idempotencyExpirySeconds]: String(DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+      // The outbox keeps its log 30 days and can replay it: longer than the 20 days a redelivery may take.
+      [CONSUMER_ENV.dedupWindowSeconds]: String(30 * 86_400),
     });
   });
 
@@ -237,7 +238,7 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
       maxConcurrency: 7,
       backoffBase: Duration.seconds(1),
       backoffMax: Duration.minutes(1),
-      idempotencyExpiry: Duration.hours(72),
+      dedupWindow: Duration.days(21),
       environment: { POWERTOOLS_SERVICE_NAME: 'coffee-board', BOARD_SIZE: '12' },
       alarmActions: [onCall],
     });
@@ -369,7 +370,7 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
       [CONSUMER_ENV.maxAttempts]: '4',
       [CONSUMER_ENV.backoffBaseSeconds]: '1',
       [CONSUMER_ENV.backoffMaxSeconds]: '60',
-      [CONSUMER_ENV.idempotencyExpirySeconds]: String(72 * 3600),
+      [CONSUMER_ENV.dedupWindowSeconds]: String(21 * 86_400),
     });
   });
 
@@ -481,7 +482,6 @@ describe('EventConsumer validation', () => {
         maxConcurrency: 1001,
         backoffBase: Duration.minutes(10),
         backoffMax: Duration.hours(13),
-        idempotencyExpiry: Duration.seconds(30),
         timeout: Duration.millis(1500),
       }),
     );
@@ -489,9 +489,8 @@ describe('EventConsumer validation', () => {
     const { message } = error as Error;
     expect(message).toMatch(/`maxConcurrency` must be an integer from 2 to 1000/);
     expect(message).toMatch(/`backoffMax` must be from 1 second to 12 hours/);
-    expect(message).toMatch(/`idempotencyExpiry` must be at least 1 minute/);
     expect(message).toMatch(/`timeout` must be whole seconds/);
-    expect(message.split('; ')).toHaveLength(4);
+    expect(message.split('; ')).toHaveLength(3);
   });
 
   it('refuses a backoff base longer than the backoff maximum', () => {
@@ -512,6 +511,58 @@ describe.each([
     const outbox = newOutbox(stack);
     orderedConsumer(stack, outbox, { alarmActions: [onCall], ...options });
     fanoutConsumer(stack, outbox.bus, { alarmActions: [onCall], ...options });
+  });
+});
+
+describe('EventConsumer dedup window: no dedup record expires while its message can still come back', () => {
+  const windowOf = (consumer: EventConsumer) => {
+    const stack = Stack.of(consumer);
+    return propertiesOf(Template.fromStack(stack), stack, consumer.function).Environment.Variables[CONSUMER_ENV.dedupWindowSeconds];
+  };
+  const DAY = 86_400;
+
+  it('defaults to upstream redelivery + queue retention + dead-letter retention + redrive allowance (1 + 4 + 14 + 1 days) for a fan-out consumer', () => {
+    const stack = newStack();
+    const consumer = fanoutConsumer(stack, new events.EventBus(stack, 'Bus'));
+    expect(windowOf(consumer)).toBe(String(20 * DAY));
+    expect(propertiesOf(Template.fromStack(stack), stack, consumer.queue).MessageRetentionPeriod).toBe(4 * DAY);
+  });
+
+  it('defaults to the log’s retention when the consumer can be replayed from a log kept longer', () => {
+    const stack = newStack();
+    const outbox = new TransactionalOutbox(stack, 'Outbox', { source: SOURCE, retention: Duration.days(90) });
+    expect(windowOf(orderedConsumer(stack, outbox))).toBe(String(90 * DAY));
+  });
+
+  it('remembers message ids for good when its log keeps events for good (an ordered source, or a replay log)', () => {
+    const stack = newStack();
+    const forever = new TransactionalOutbox(stack, 'Forever', { source: 'wallet.accounts', keepEventsForever: true });
+    const ordered = orderedConsumer(stack, forever);
+    const replaying = fanoutConsumer(stack, new events.EventBus(stack, 'Bus'), { replayLogs: [forever] });
+    expect([ordered.dedupWindow, windowOf(ordered)]).toEqual(['forever', 'forever']);
+    expect(windowOf(replaying)).toBe('forever');
+  });
+
+  it('refuses a window shorter than the time a message can come back, saying why', () => {
+    const stack = newStack();
+    const message = (thrownBy(() => fanoutConsumer(stack, new events.EventBus(stack, 'Bus'), { dedupWindow: Duration.hours(48) })) as Error).message;
+    expect(message).toMatch(/`dedupWindow` \(2 days\) is shorter than the time a message can come back \(20 days: upstream redelivery 1 day \+ queue retention 4 days \+ dead-letter retention 14 days \+ redrive allowance 1 day = 20 days\)/);
+  });
+
+  it('refuses a window shorter than a replayable log’s retention, and any window at all on a log kept for good', () => {
+    const stack = newStack();
+    const month = newOutbox(stack);
+    const forever = new TransactionalOutbox(stack, 'Forever', { source: 'wallet.accounts', keepEventsForever: true });
+    expect((thrownBy(() => orderedConsumer(stack, month, { dedupWindow: Duration.days(21) })) as Error).message).toMatch(/the log coffee\.orders keeps its events 30 days/);
+    expect((thrownBy(() => orderedConsumer(stack, forever, { dedupWindow: Duration.days(3650) }, 'Other')) as Error).message).toMatch(/\(forever: the log wallet\.accounts keeps its events for good/);
+  });
+
+  it('accepts a window at least that long, and `forever` anywhere', () => {
+    const stack = newStack();
+    const month = newOutbox(stack);
+    const longer = orderedConsumer(stack, month, { dedupWindow: Duration.days(31) });
+    const forever = orderedConsumer(stack, month, { dedupWindow: 'forever' }, 'Other');
+    expect([windowOf(longer), windowOf(forever)]).toEqual([String(31 * DAY), 'forever']);
   });
 });
 
@@ -553,7 +604,8 @@ describe('EventConsumer with a circuit breaker', () => {
       [CONSUMER_ENV.maxAttempts]: '5',
       [CONSUMER_ENV.backoffBaseSeconds]: '2',
       [CONSUMER_ENV.backoffMaxSeconds]: '300',
-      [CONSUMER_ENV.idempotencyExpirySeconds]: String(DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+      // The outbox keeps its log 30 days and can replay it: longer than the 20 days a redelivery may take.
+      [CONSUMER_ENV.dedupWindowSeconds]: String(30 * 86_400),
       [CIRCUIT_ENV.queueArn]: stack.resolve(consumer.queue.queueArn),
       [CIRCUIT_ENV.failureThreshold]: '3',
       [CIRCUIT_ENV.windowSeconds]: '30',

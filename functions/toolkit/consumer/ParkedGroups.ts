@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import * as z from 'zod';
 
 /** A FIFO group held back because one of its messages was dead-lettered. */
 export interface ParkedGroup {
@@ -10,20 +11,37 @@ export interface ParkedGroup {
   readonly diverted: number;
   /** Diversions under way (message id → since when); the park cannot be lifted while any is. */
   readonly pending: Readonly<Record<string, string>>;
+  /** The redrive run in which a redriven message of the group failed again, if any: left parked. */
+  readonly failedInRun?: string;
+  /** The last release marker the consumer reached and could not release on (`<runId>/<pass>`). */
+  readonly heldAt?: string;
 }
 
 /** Message attribute with which the redrive tool marks the messages it sends back. */
 export const REDRIVE_ATTRIBUTE = 'redriveRun';
+/** Message attribute of a release marker: the redrive tool's last message of a group in one pass. */
+export const RELEASE_ATTRIBUTE = 'redriveRelease';
+
+/** The body of a release marker. */
+export const ReleaseMarkerSchema = z.object({ runId: z.string().min(1), pass: z.number().int().positive(), group: z.string().min(1), diverted: z.number().int().min(0) }).strict();
+export type ReleaseMarker = z.infer<typeof ReleaseMarkerSchema>;
+
+/** What reaching a release marker did. */
+export type ReleaseOutcome = 'released' | 'held' | 'not-parked';
 
 /**
- * Parked FIFO groups of one consumer, kept in its idempotency table (id `parked#<group>`; Powertools'
- * records use other ids). The order-preserving dead-letter protocol:
+ * Parked FIFO groups of one consumer, kept in its state table (id `parked#<group>`; inbox items and
+ * Powertools' records use other ids). The order-preserving dead-letter protocol:
  * - a dead-lettered message parks its group;
  * - while parked, the group's later live messages are diverted to the DLQ behind it, in order;
- *   a diversion is registered (`pending`) before the send and counted after it;
- * - the redrive tool sends the DLQ's messages back marked (processed even while parked), and lifts
- *   the park only if no diversion is pending and none happened since it last found the DLQ empty —
- *   so a live message can never slip into the DLQ after the park is gone, and none overtakes.
+ *   a diversion is registered (`pending`) before the send and counted (`diverted`) after it;
+ * - the redrive tool sends the DLQ's messages back marked (processed even while parked), then a
+ *   release marker with the `diverted` count it saw once the DLQ was drained;
+ * - the consumer lifts the park when it reaches the marker — after every redriven message before
+ *   it in the group was applied — only if nothing was diverted since, no diversion is under way and
+ *   no redriven message failed again. Otherwise the park holds and the tool drains again: live
+ *   messages that were queued ahead of the redriven ones were diverted behind them, never applied
+ *   before them.
  */
 export class ParkedGroups {
   constructor(
@@ -36,15 +54,18 @@ export class ParkedGroups {
     return marshall({ id: `parked#${group}` });
   }
 
-  async park(group: string, reason: string): Promise<void> {
+  /** Parks the group (or records another failure on a parked one); `redriveRun`: the failed message was redriven in that run. */
+  async park(group: string, reason: string, redriveRun?: string): Promise<void> {
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: this.key(group),
         UpdateExpression:
-          'SET #group = :group, parkedAt = if_not_exists(parkedAt, :now), reason = if_not_exists(reason, :reason), lastFailureAt = :now, lastReason = :reason, pending = if_not_exists(pending, :empty) ADD diverted :zero',
+          'SET #group = :group, parkedAt = if_not_exists(parkedAt, :now), reason = if_not_exists(reason, :reason), lastFailureAt = :now, lastReason = :reason, pending = if_not_exists(pending, :empty)' +
+          (redriveRun === undefined ? '' : ', failedInRun = :run') +
+          ' ADD diverted :zero',
         ExpressionAttributeNames: { '#group': 'group' },
-        ExpressionAttributeValues: marshall({ ':group': group, ':now': this.clock().toISOString(), ':reason': reason.slice(0, 500), ':zero': 0, ':empty': {} }),
+        ExpressionAttributeValues: marshall({ ':group': group, ':now': this.clock().toISOString(), ':reason': reason.slice(0, 500), ':zero': 0, ':empty': {}, ...(redriveRun === undefined ? {} : { ':run': redriveRun }) }),
       }),
     );
   }
@@ -69,24 +90,27 @@ export class ParkedGroups {
     }
   }
 
+  /** Counts a diversion whose message is in the DLQ now. Idempotent per message: a retried call counts it once. */
   async endDiversion(group: string, messageId: string): Promise<void> {
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: this.key(group),
-        UpdateExpression: 'REMOVE pending.#mid ADD diverted :one',
-        ConditionExpression: 'attribute_exists(id)',
-        ExpressionAttributeNames: { '#mid': messageId },
-        ExpressionAttributeValues: marshall({ ':one': 1 }),
-      }),
-    );
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(group),
+          UpdateExpression: 'REMOVE pending.#mid ADD diverted :one',
+          ConditionExpression: 'attribute_exists(pending.#mid)',
+          ExpressionAttributeNames: { '#mid': messageId },
+          ExpressionAttributeValues: marshall({ ':one': 1 }),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async get(group: string): Promise<ParkedGroup | undefined> {
     const got = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.key(group), ConsistentRead: true }));
-    if (!got.Item) return undefined;
-    const item = unmarshall(got.Item);
-    return { group, parkedAt: item.parkedAt, reason: item.reason, diverted: Number(item.diverted ?? 0), pending: item.pending ?? {} };
+    return got.Item ? toParkedGroup(unmarshall(got.Item)) : undefined;
   }
 
   /** Every parked group (a Scan: for operators, never on the hot path). */
@@ -97,33 +121,59 @@ export class ParkedGroups {
       const page = await this.client.send(
         new ScanCommand({ TableName: this.tableName, FilterExpression: 'begins_with(id, :prefix)', ExpressionAttributeValues: marshall({ ':prefix': 'parked#' }), ExclusiveStartKey: start, ConsistentRead: true }),
       );
-      for (const raw of page.Items ?? []) {
-        const item = unmarshall(raw);
-        groups.push({ group: item.group, parkedAt: item.parkedAt, reason: item.reason, diverted: Number(item.diverted ?? 0), pending: item.pending ?? {} });
-      }
+      for (const raw of page.Items ?? []) groups.push(toParkedGroup(unmarshall(raw)));
       start = page.LastEvaluatedKey;
     } while (start);
     return groups;
   }
 
   /**
-   * Lifts the park if nothing was diverted since `seen` was read and no diversion is under way.
-   * Returns false when a diversion raced in: drain the DLQ again, then retry.
+   * What the consumer does on reaching a release marker (every redriven message before it in the
+   * group was applied): lifts the park if nothing was diverted since the tool drained the DLQ, no
+   * diversion is under way and no redriven message of the run failed again; otherwise records that it
+   * held (`heldAt`), so the tool drains the DLQ again. A marker reached again after its release finds
+   * no park and does nothing.
    */
-  async release(group: string, seen: ParkedGroup): Promise<boolean> {
+  async reachRelease(marker: ReleaseMarker): Promise<ReleaseOutcome> {
     try {
       await this.client.send(
         new DeleteItemCommand({
           TableName: this.tableName,
-          Key: this.key(group),
-          ConditionExpression: 'diverted = :diverted AND (attribute_not_exists(pending) OR size(pending) = :zero)',
-          ExpressionAttributeValues: marshall({ ':diverted': seen.diverted, ':zero': 0 }),
+          Key: this.key(marker.group),
+          ConditionExpression: 'diverted = :diverted AND (attribute_not_exists(pending) OR size(pending) = :zero) AND (attribute_not_exists(failedInRun) OR failedInRun <> :run)',
+          ExpressionAttributeValues: marshall({ ':diverted': marker.diverted, ':zero': 0, ':run': marker.runId }),
         }),
       );
-      return true;
+      return 'released';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(marker.group),
+          UpdateExpression: 'SET heldAt = :at',
+          ConditionExpression: 'attribute_exists(id)',
+          ExpressionAttributeValues: marshall({ ':at': `${marker.runId}/${marker.pass}` }),
+        }),
+      );
+      return 'held';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'not-parked';
       throw error;
     }
   }
+}
+
+function toParkedGroup(item: Record<string, unknown>): ParkedGroup {
+  return {
+    group: String(item.group),
+    parkedAt: String(item.parkedAt),
+    reason: String(item.reason),
+    diverted: Number(item.diverted ?? 0),
+    pending: (item.pending ?? {}) as Record<string, string>,
+    ...(typeof item.failedInRun === 'string' ? { failedInRun: item.failedInRun } : {}),
+    ...(typeof item.heldAt === 'string' ? { heldAt: item.heldAt } : {}),
+  };
 }

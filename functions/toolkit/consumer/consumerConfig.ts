@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 /** Environment variables of a consumer function; the `EventConsumer` construct sets them from these names. */
 export const CONSUMER_ENV = {
-  /** Powertools idempotency records (key attribute `id`, TTL attribute `expiration`). */
+  /** The consumer's state: inbox items, parked groups, circuits, Powertools records (key `id`, TTL `expiration`). */
   idempotencyTableName: 'CONSUMER_IDEMPOTENCY_TABLE_NAME',
   /** The queue this consumer reads (to change a message's visibility for backoff). */
   queueUrl: 'CONSUMER_QUEUE_URL',
@@ -12,16 +12,15 @@ export const CONSUMER_ENV = {
   maxAttempts: 'CONSUMER_MAX_ATTEMPTS',
   backoffBaseSeconds: 'CONSUMER_BACKOFF_BASE_SECONDS',
   backoffMaxSeconds: 'CONSUMER_BACKOFF_MAX_SECONDS',
-  /** How long an event id is remembered: longer than the longest redelivery window. */
-  idempotencyExpirySeconds: 'CONSUMER_IDEMPOTENCY_EXPIRY_SECONDS',
+  /**
+   * How long a message id is remembered (inbox items, Powertools records), in seconds, or `forever`:
+   * at least as long as the message can come back (see `EventConsumer`'s dedup window rule).
+   */
+  dedupWindowSeconds: 'CONSUMER_DEDUP_WINDOW_SECONDS',
 } as const;
 
-/**
- * Default idempotency expiry: 48 h. Events can be delivered again for as long as the relay may
- * republish them — the stream keeps records 24 h and the relay's mapping retries within that — so
- * a day more than the stream retention covers every redelivery; FIFO deduplication covers only 5 min.
- */
-export const DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS = 48 * 3600;
+/** Seconds, or `forever`. */
+const DedupWindow = z.union([z.literal('forever'), z.coerce.number().int().min(60)]);
 
 export const ConsumerConfigSchema = z.object({
   [CONSUMER_ENV.idempotencyTableName]: z.string().min(1),
@@ -30,6 +29,6 @@ export const ConsumerConfigSchema = z.object({
   [CONSUMER_ENV.maxAttempts]: z.coerce.number().int().min(1).max(100).default(5),
   [CONSUMER_ENV.backoffBaseSeconds]: z.coerce.number().int().min(0).default(2),
   [CONSUMER_ENV.backoffMaxSeconds]: z.coerce.number().int().min(1).max(43_200).default(300),
-  [CONSUMER_ENV.idempotencyExpirySeconds]: z.coerce.number().int().min(60).default(DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS),
+  [CONSUMER_ENV.dedupWindowSeconds]: DedupWindow,
 });
 export type ConsumerConfig = z.infer<typeof ConsumerConfigSchema>;

@@ -7,29 +7,71 @@ import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, SQ
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type * as z from 'zod';
 import { parseConfig } from '../config/parseConfig';
+import { AlreadyAppliedError } from '../inbox/errors';
+import { digestOf, type InboxClaim } from '../inbox/inbox';
+import { instrument, withApiCallLog } from '../observability';
+import { openPersonalFields, type OpenOptions } from '../privacy/personal';
+import type { FieldSealer } from '../privacy/ports';
 import { CONSUMER_ENV, ConsumerConfigSchema, type ConsumerConfig } from './consumerConfig';
 import { decideFailure } from './decideFailure';
 import { decodeMessage, type ConsumedEvent, type EventSchemas } from './decodeMessage';
-import { GroupParkedError } from './errors';
+import { GroupParkedError, PoisonMessageError } from './errors';
 import { MessageDeadLetters } from './MessageDeadLetters';
-import { openPersonalFields, type OpenOptions } from '../privacy/personal';
-import type { FieldSealer } from '../privacy/ports';
-import { ParkedGroups, REDRIVE_ATTRIBUTE } from './ParkedGroups';
-import { instrument, withApiCallLog } from '../observability';
+import { ParkedGroups, REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, ReleaseMarkerSchema } from './ParkedGroups';
 
 export interface ConsumerContext {
   /** 1 on the first delivery of this message, 2 on the second, … */
   readonly attempt: number;
   readonly logger: Logger;
   readonly lambdaContext: Context;
+  /**
+   * The claim on this message (inbox mode, the default): pass it to the ONE DynamoDB transaction that
+   * applies the message's effect — `outbox.commit(changes, { inbox })`, `store.handle(id, command,
+   * { inbox })` or `transactWrite(client, items, { inbox })`. Its item is written with the effect, so
+   * a redelivered message finds it and changes nothing (`AlreadyAppliedError`, acknowledged).
+   */
+  readonly inbox: InboxClaim;
+}
+
+/**
+ * How a consumer makes each message's effect happen once:
+ * - `'inbox'` (default, for effects that are DynamoDB writes): the handler writes its effect together
+ *   with `context.inbox` in one transaction. Nothing is applied twice, whatever crashes when.
+ * - `'powertools'` (for effects outside DynamoDB: an HTTP call, an e-mail): Powertools idempotency
+ *   records around the handler. A crash after the effect and before the record is COMPLETED applies
+ *   it again once the in-progress lease expires — make such effects idempotent at their target too.
+ * - `'handler'`: the handler is idempotent by itself (a projection's watermarks); no records at all,
+ *   so a replay to rebuild a read model is applied again rather than swallowed as already seen.
+ */
+export type IdempotencyMode = 'inbox' | 'powertools' | 'handler';
+
+/** One message as the consumer shell sees it once decoded. */
+export interface DecodedMessage<M> {
+  readonly message: M;
+  /** The id the effect is recorded under (an event's `id`, a command's `commandId`). */
+  readonly id: string;
+  /** What the message says (`digestOf`); the same id with another digest is poison, not a duplicate. */
+  readonly digest: string;
+  /** Ids and types for the logs; never data. */
+  readonly describe: Readonly<Record<string, string | number>>;
+}
+
+/** Any kind of message: how it is read, and what applying it does. */
+export interface MessageConsumerDefinition<M> {
+  /** Reads a message body; throws `PoisonMessageError` for one that can never be processed. */
+  readonly decode: (body: string) => DecodedMessage<M>;
+  /** Applies one message; throw to retry with backoff, throw a poison error to dead-letter at once. */
+  readonly apply: (message: M, context: ConsumerContext) => Promise<void>;
+  /** @default 'inbox' */
+  readonly idempotency?: IdempotencyMode;
 }
 
 export interface ConsumerDefinition<S extends EventSchemas> {
   /** The event types handled: type → zod schema of `data`. Anything else is poison. */
   readonly events: S;
   /**
-   * Applies one event. Called at most once per event id with success (Powertools idempotency);
-   * throw to retry with backoff, throw `PoisonMessageError` to dead-letter at once.
+   * Applies one event. Throw to retry with backoff; throw `PoisonMessageError` to dead-letter at once.
+   * In inbox mode (the default) write the effect with `context.inbox` (see `ConsumerContext`).
    */
   readonly handler: (event: ConsumedEvent<S>, context: ConsumerContext) => Promise<void>;
   /**
@@ -38,14 +80,8 @@ export interface ConsumerDefinition<S extends EventSchemas> {
    * dead-lettered at once with `SubjectErasedError` (`'throw'`) — never retried.
    */
   readonly privacy?: { readonly sealer: FieldSealer } & OpenOptions;
-  /**
-   * How duplicates are made harmless. `'event-id'`: Powertools idempotency records (an event id is
-   * applied once within the expiry). `'handler'`: the handler is idempotent by itself (e.g. a
-   * projection's watermarks), so no records are kept — and an event replayed to rebuild a read
-   * model is applied again rather than swallowed as already seen.
-   * @default 'event-id'
-   */
-  readonly idempotency?: 'event-id' | 'handler';
+  /** @default 'inbox' */
+  readonly idempotency?: IdempotencyMode;
 }
 
 /** What the shell needs; built from the environment unless given (tests). */
@@ -54,51 +90,85 @@ export interface ConsumerDependencies {
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly logger: Logger;
+  readonly clock: () => Date;
 }
 
 /**
- * Turns one handler into an SQS-triggered Lambda handler that is safe under duplicates, crashes and
- * poison: envelope and data validated with zod (poison → DLQ at once, with the reason); effects
- * applied once per event id (Powertools idempotency on DynamoDB, payload validated); partial batch
- * responses (FIFO: a failed message holds back its group only); transient failures retried with
- * exponential backoff and jitter on the message's visibility, then dead-lettered with the last error.
+ * Turns one event handler into an SQS-triggered Lambda handler that is safe under duplicates,
+ * crashes and poison: envelope and data validated with zod (poison → DLQ at once, with the reason);
+ * each event's effect applied once (inbox by default); partial batch responses (FIFO: a failed
+ * message holds back its group only); transient failures retried with exponential backoff and
+ * jitter on the message's visibility, then dead-lettered with the last error.
  */
 export function defineConsumer<S extends EventSchemas>(
   definition: ConsumerDefinition<S>,
   dependencies: Partial<ConsumerDependencies> = {},
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const privacy = definition.privacy;
+  return defineMessageConsumer<ConsumedEvent<S>>(
+    {
+      decode: (body) => {
+        const event = decodeMessage(body, definition.events);
+        // The digest is of the event as sent (personal fields still sealed): no digest of personal data.
+        return { message: event, id: event.id, digest: digestOf([event.source, event.type, event.subject, event.sequence, event.dataversion, event.data]), describe: { eventId: event.id, type: event.type } };
+      },
+      apply: async (event, context) => {
+        const entry = definition.events[event.type];
+        const schema = entry === undefined ? undefined : 'schema' in entry ? entry.schema : entry;
+        const opened = privacy && schema ? { ...event, data: await openPersonalFields(schema as z.ZodType, event.data, privacy.sealer, privacy) } : event;
+        await definition.handler(opened, context);
+      },
+      ...(definition.idempotency ? { idempotency: definition.idempotency } : {}),
+    },
+    dependencies,
+  );
+}
+
+/** The consumer shell for any kind of message (events: `defineConsumer`; saga commands: `defineCommandConsumer`). */
+export function defineMessageConsumer<M>(
+  definition: MessageConsumerDefinition<M>,
+  dependencies: Partial<ConsumerDependencies> = {},
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const config = dependencies.config ?? parseConfig(ConsumerConfigSchema);
   const logger = dependencies.logger ?? new Logger();
+  const clock = dependencies.clock ?? (() => new Date());
   const sqs = dependencies.sqs ?? instrument(new SQSClient({}));
-  const deadLetters = new MessageDeadLetters(sqs, config[CONSUMER_ENV.deadLetterQueueUrl]);
-  const idempotency = new IdempotencyConfig({
-    eventKeyJmesPath: 'id',
-    // The same id with another payload is a different event reusing an id: an error, not a duplicate.
-    payloadValidationJmesPath: '[source, type, subject, sequence, data]',
-    expiresAfterSeconds: config[CONSUMER_ENV.idempotencyExpirySeconds],
-    throwOnNoIdempotencyKey: true,
-  });
   const dynamodb = dependencies.dynamodb ?? instrument(new DynamoDBClient({}));
-  const persistenceStore = new DynamoDBPersistenceLayer({ tableName: config[CONSUMER_ENV.idempotencyTableName], awsSdkV3Client: dynamodb });
-  const parked = new ParkedGroups(dynamodb, config[CONSUMER_ENV.idempotencyTableName]);
-  const apply = async (event: ConsumedEvent<S>, context: ConsumerContext) => {
-    await definition.handler(event, context);
-    return { applied: event.id };
-  };
-  const applyOnce = definition.idempotency === 'handler' ? apply : makeIdempotent(apply, { persistenceStore, config: idempotency });
+  const stateTable = config[CONSUMER_ENV.idempotencyTableName];
+  const dedupWindow = config[CONSUMER_ENV.dedupWindowSeconds];
+  const deadLetters = new MessageDeadLetters(sqs, config[CONSUMER_ENV.deadLetterQueueUrl]);
+  const parked = new ParkedGroups(dynamodb, stateTable);
+  const mode = definition.idempotency ?? 'inbox';
   const policy = {
     maxAttempts: config[CONSUMER_ENV.maxAttempts],
     backoffBaseSeconds: config[CONSUMER_ENV.backoffBaseSeconds],
     backoffMaxSeconds: config[CONSUMER_ENV.backoffMaxSeconds],
   };
 
-  async function opened(event: ConsumedEvent<S>): Promise<ConsumedEvent<S>> {
-    const privacy = definition.privacy;
-    const entry = definition.events[event.type];
-    if (!privacy || entry === undefined) return event;
-    const schema = 'schema' in entry ? entry.schema : entry;
-    return { ...event, data: await openPersonalFields(schema as z.ZodType, event.data, privacy.sealer, privacy) };
-  }
+  const apply = async (_key: { id: string; digest: string }, decoded: DecodedMessage<M>, context: ConsumerContext) => {
+    await definition.apply(decoded.message, context);
+    return { applied: decoded.id };
+  };
+  const powertools =
+    mode === 'powertools'
+      ? new IdempotencyConfig({
+          eventKeyJmesPath: 'id',
+          // The same id with another payload is a different message reusing an id: an error, not a duplicate.
+          payloadValidationJmesPath: 'digest',
+          expiresAfterSeconds: dedupWindow === 'forever' ? 100 * 365 * 24 * 3600 : dedupWindow,
+          throwOnNoIdempotencyKey: true,
+        })
+      : undefined;
+  const applyOnce = powertools
+    ? makeIdempotent(apply, { persistenceStore: new DynamoDBPersistenceLayer({ tableName: stateTable, awsSdkV3Client: dynamodb }), config: powertools })
+    : apply;
+
+  const claimOf = (decoded: DecodedMessage<M>): InboxClaim => ({
+    tableName: stateTable,
+    messageId: decoded.id,
+    digest: decoded.digest,
+    ...(dedupWindow === 'forever' ? {} : { expiresAt: Math.floor(clock().getTime() / 1000) + dedupWindow }),
+  });
 
   /** Per invocation: which FIFO groups are parked (read once per group, updated when we park one). */
   type Batch = { readonly lambdaContext: Context; readonly retryDelays: Map<string, number>; readonly parkedGroups: Map<string, boolean> };
@@ -108,44 +178,61 @@ export function defineConsumer<S extends EventSchemas>(
     return batch.parkedGroups.get(group)!;
   }
 
-  /** Order-preserving dead-lettering: a parked group's live messages follow its dead letter, in order. */
-  async function divertIfParked(record: SQSRecord, attempt: number, batch: Batch): Promise<boolean> {
-    const group = record.attributes.MessageGroupId;
-    if (group === undefined || record.messageAttributes?.[REDRIVE_ATTRIBUTE] !== undefined) return false;
-    if (!(await isParked(group, batch)) || !(await parked.beginDiversion(group, record.messageId))) return false;
-    await deadLetters.send(record, new GroupParkedError(group), attempt);
-    await parked.endDiversion(group, record.messageId);
-    logger.warn('message diverted behind its parked group', { messageId: record.messageId, attempt });
-    return true;
+  /** A release marker of the redrive tool: every redriven message before it in its group was applied. */
+  async function reachRelease(record: SQSRecord, batch: Batch): Promise<void> {
+    const marker = ReleaseMarkerSchema.safeParse(safeJson(record.body));
+    if (!marker.success || marker.data.group !== record.attributes.MessageGroupId) {
+      throw new PoisonMessageError('a release marker whose body does not name its own group');
+    }
+    const outcome = await parked.reachRelease(marker.data);
+    if (outcome === 'released') batch.parkedGroups.set(marker.data.group, false);
+    logger.info('release marker reached', { outcome, runId: marker.data.runId, pass: marker.data.pass });
   }
 
   async function processRecord(record: SQSRecord, batch: Batch): Promise<void> {
     const { lambdaContext, retryDelays } = batch;
     retryDelays.set(record.messageId, -1); // attempted here (not skipped by the FIFO processor)
     const attempt = Number(record.attributes.ApproximateReceiveCount) || 1;
-    let eventId: string | undefined;
-    if (await divertIfParked(record, attempt, batch)) return;
+    const group = record.attributes.MessageGroupId;
+    const redriveRun = record.messageAttributes?.[REDRIVE_ATTRIBUTE]?.stringValue;
+    let described: Readonly<Record<string, string | number>> = {};
+    let diverting = false;
     try {
-      const event = await opened(decodeMessage(record.body, definition.events));
-      eventId = event.id;
-      await applyOnce(event, { attempt, logger, lambdaContext });
-      logger.debug('event applied', { eventId, type: event.type, attempt });
+      if (record.messageAttributes?.[RELEASE_ATTRIBUTE] !== undefined) return await reachRelease(record, batch);
+      // Order-preserving dead-lettering: a parked group's live messages follow its dead letter, in order.
+      if (group !== undefined && redriveRun === undefined && (await isParked(group, batch))) {
+        diverting = await parked.beginDiversion(group, record.messageId);
+        if (diverting) {
+          await deadLetters.send(record, new GroupParkedError(group), attempt);
+          await parked.endDiversion(group, record.messageId);
+          logger.warn('message diverted behind its parked group', { messageId: record.messageId, attempt });
+          return;
+        }
+      }
+      const decoded = definition.decode(record.body);
+      described = decoded.describe;
+      await applyOnce({ id: decoded.id, digest: decoded.digest }, decoded, { attempt, logger, lambdaContext, inbox: claimOf(decoded) });
+      logger.debug('message applied', { ...described, attempt });
     } catch (error) {
+      if (error instanceof AlreadyAppliedError) {
+        logger.info('duplicate skipped: applied before', { ...described, attempt });
+        return; // acknowledged: its effect is there, once
+      }
       const decision = decideFailure(error, attempt, policy);
       const errorName = error instanceof Error ? error.name : 'UnknownError';
       if (decision.action === 'dead-letter') {
-        const group = record.attributes.MessageGroupId;
-        if (group !== undefined) {
+        if (group !== undefined && !diverting) {
           // Park first: once the message is in the DLQ, no later message of its group may pass it.
-          await parked.park(group, `${errorName}: ${error instanceof Error ? error.message : String(error)}`);
+          await parked.park(group, `${errorName}: ${error instanceof Error ? error.message : String(error)}`, redriveRun);
           batch.parkedGroups.set(group, true);
         }
         await deadLetters.send(record, error, attempt);
-        logger.error('message dead-lettered', { messageId: record.messageId, eventId, errorName, reason: decision.reason, attempt });
+        if (diverting && group !== undefined) await parked.endDiversion(group, record.messageId);
+        logger.error('message dead-lettered', { messageId: record.messageId, ...described, errorName, reason: decision.reason, attempt });
         return; // acknowledged: it is in the DLQ now, with its reason
       }
       retryDelays.set(record.messageId, decision.visibilityTimeoutSeconds);
-      logger.warn('event failed; will retry', { messageId: record.messageId, eventId, errorName, attempt, retryInSeconds: decision.visibilityTimeoutSeconds });
+      logger.warn('message failed; will retry', { messageId: record.messageId, ...described, errorName, attempt, retryInSeconds: decision.visibilityTimeoutSeconds });
       await sqs
         .send(new ChangeMessageVisibilityCommand({ QueueUrl: config[CONSUMER_ENV.queueUrl], ReceiptHandle: record.receiptHandle, VisibilityTimeout: decision.visibilityTimeoutSeconds }))
         .catch((visibilityError: unknown) => logger.warn('could not set the retry delay; the queue visibility timeout applies', { messageId: record.messageId, error: String(visibilityError) }));
@@ -179,15 +266,22 @@ export function defineConsumer<S extends EventSchemas>(
   }
 
   return withApiCallLog(async (event: SQSEvent, lambdaContext: Context): Promise<SQSBatchResponse> => {
-    idempotency.registerLambdaContext(lambdaContext);
+    powertools?.registerLambdaContext(lambdaContext);
     const batch: Batch = { lambdaContext, retryDelays: new Map(), parkedGroups: new Map() };
-    const { retryDelays } = batch;
     const handle = (record: SQSRecord) => processRecord(record, batch);
     if (event.Records[0]?.attributes.MessageGroupId === undefined) {
       return processPartialResponse(event, handle, standard, { context: lambdaContext, throwOnFullBatchFailure: false });
     }
     const response = await processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
-    await delaySkipped(event.Records, new Set(response.batchItemFailures.map((f) => f.itemIdentifier)), retryDelays);
+    await delaySkipped(event.Records, new Set(response.batchItemFailures.map((f) => f.itemIdentifier)), batch.retryDelays);
     return response;
   });
+}
+
+function safeJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
 }

@@ -10,16 +10,25 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { digestOf } from '../inbox/inbox';
 import { DEAD_LETTER_ATTRIBUTES } from '../consumer/MessageDeadLetters';
-import { REDRIVE_ATTRIBUTE, type ParkedGroups } from '../consumer/ParkedGroups';
+import { REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroups, type ReleaseMarker } from '../consumer/ParkedGroups';
 
 export interface RedriveOptions {
   readonly sqs: SQSClient;
   readonly deadLetterQueueUrl: string;
   /** Where the messages go back to: the queue whose redrive policy names this DLQ. */
   readonly sourceQueueUrl: string;
-  /** FIFO: the consumer's parked groups, released once their backlog is back in the source queue. */
+  /**
+   * FIFO: the consumer's parked groups. After the DLQ is drained each gets a release marker; the
+   * consumer lifts the park when it reaches it (every redriven message before it applied), and the
+   * run drains again while live messages were diverted meanwhile.
+   */
   readonly parkedGroups?: ParkedGroups;
+  /** Seconds to wait, per pass, for the consumer to reach the release markers. @default 300 */
+  readonly releaseTimeoutSeconds?: number;
+  /** Drain-and-release passes before giving up (a group under heavy live traffic). @default 20 */
+  readonly maxPasses?: number;
   /** Marks this run's messages, so one that fails again is recognised and its group left parked. */
   readonly runId: string;
   /** Stops between two steps (Ctrl-C); a re-run finishes the job with nothing lost or doubled. */
@@ -47,7 +56,7 @@ export class RedriveInterruptedError extends Error {
   override name = 'RedriveInterruptedError';
 }
 
-const OUR_ATTRIBUTES = new Set<string>([...Object.values(DEAD_LETTER_ATTRIBUTES), REDRIVE_ATTRIBUTE]);
+const OUR_ATTRIBUTES = new Set<string>([...Object.values(DEAD_LETTER_ATTRIBUTES), REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE]);
 
 async function attributes(sqs: SQSClient, queueUrl: string): Promise<{ arn: string; fifo: boolean; depth: number }> {
   const { Attributes = {} } = await sqs.send(
@@ -61,8 +70,9 @@ async function attributes(sqs: SQSClient, queueUrl: string): Promise<{ arn: stri
  * also when interrupted half-way: each is sent before it is deleted, and a re-sent FIFO message keeps
  * its deduplication id (the DLQ message id) — beyond SQS's 5-minute window the consumer's idempotency
  * on the event id absorbs a repeat. Standard queues use `StartMessageMoveTask` where the cloud has
- * it. FIFO queues go group by group, in their original order; each group's park is lifted only when
- * its backlog is back and no diversion raced in (see ParkedGroups).
+ * it. FIFO queues go group by group, in their original order; each group's park is lifted by the
+ * consumer once the redriven messages are applied and no live message was diverted meanwhile (see
+ * ParkedGroups): no message of the group is ever applied before an older one.
  */
 export async function redrive(options: RedriveOptions): Promise<RedriveReport> {
   const dlq = await attributes(options.sqs, options.deadLetterQueueUrl);
@@ -97,7 +107,6 @@ async function tryMessageMoveTask(options: RedriveOptions, dlq: { arn: string; d
 async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number): Promise<RedriveReport> {
   const { sqs, signal } = options;
   let moved = 0;
-  const groups = new Set<string>();
   const stuck = new Map<string, { reason: string; held: Message[] }>();
   const released: string[] = [];
 
@@ -106,64 +115,113 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
     if (signal?.aborted) throw new RedriveInterruptedError(`interrupted after moving ${moved} message(s); run it again to finish`);
   };
 
-  // Messages received by an earlier, interrupted run stay hidden for their visibility timeout and hide
-  // the rest of their group: the run waits for them (a little longer than that) before it may end.
-  const deadline = Date.now() + ((options.visibilityTimeoutSeconds ?? 60) + 30) * 1000;
-  for (let pass = 1; ; pass++) {
-    // Drain: receive in order (FIFO: a group's messages come in sequence), send back, then delete.
-    for (;;) {
-      const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: options.deadLetterQueueUrl,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: options.visibilityTimeoutSeconds ?? 60,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['MessageGroupId'],
-          WaitTimeSeconds: 0,
-        }),
-      );
-      if (Messages.length === 0) break;
-      for (const message of Messages) {
-        const group = message.Attributes?.MessageGroupId;
-        const failedAgain = message.MessageAttributes?.[REDRIVE_ATTRIBUTE]?.StringValue === options.runId;
-        if (group !== undefined && (failedAgain || stuck.has(group))) {
-          // Keep it (and every later message of its group) hidden until the run ends, in order.
-          const entry = stuck.get(group) ?? { reason: message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.errorMessage]?.StringValue ?? 'failed again', held: [] };
-          entry.held.push(message);
-          stuck.set(group, entry);
+  /** Sends the DLQ's messages back (marked) until it holds nothing but what this run keeps back on purpose. */
+  const drain = async () => {
+    // Messages received by an earlier, interrupted run stay hidden for their visibility timeout and
+    // hide the rest of their group: wait for them (a little longer than that) before giving up.
+    const deadline = Date.now() + ((options.visibilityTimeoutSeconds ?? 60) + 30) * 1000;
+    for (let round = 1; ; round++) {
+      // Receive in order (FIFO: a group's messages come in sequence), send back, then delete.
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: options.deadLetterQueueUrl,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: options.visibilityTimeoutSeconds ?? 60,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['MessageGroupId'],
+            WaitTimeSeconds: 0,
+          }),
+        );
+        if (Messages.length === 0) break;
+        for (const message of Messages) {
+          const group = message.Attributes?.MessageGroupId;
+          const failedAgain = message.MessageAttributes?.[REDRIVE_ATTRIBUTE]?.StringValue === options.runId;
+          if (group !== undefined && (failedAgain || stuck.has(group))) {
+            // Keep it (and every later message of its group) hidden until the run ends, in order.
+            const entry = stuck.get(group) ?? { reason: message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.errorMessage]?.StringValue ?? 'failed again', held: [] };
+            entry.held.push(message);
+            stuck.set(group, entry);
+            continue;
+          }
+          await sqs.send(
+            new SendMessageCommand({
+              QueueUrl: options.sourceQueueUrl,
+              MessageBody: message.Body ?? '',
+              MessageAttributes: { ...originalAttributes(message), [REDRIVE_ATTRIBUTE]: { DataType: 'String', StringValue: options.runId } },
+              ...(group === undefined ? {} : { MessageGroupId: group, MessageDeduplicationId: `redrive-${message.MessageId}` }),
+            }),
+          );
+          checkpoint('sent'); // the worst moment to stop: sent, not yet deleted — a re-run must cope
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle! }));
+          moved++;
+          checkpoint('moved');
+        }
+      }
+      // Drained only when nothing is left but what this run holds back on purpose (hidden messages
+      // count: a group's message in flight hides the group's later ones from every receive).
+      const held = [...stuck.values()].reduce((sum, { held }) => sum + held.length, 0);
+      if ((await attributes(sqs, options.deadLetterQueueUrl)).depth <= held) return;
+      if (Date.now() > deadline) throw new Error(`the dead-letter queue did not drain (messages in flight elsewhere?); ${moved} moved so far — run it again`);
+      checkpoint('waiting for in-flight messages');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * round)));
+    }
+  };
+
+  await drain();
+  if (fifo && options.parkedGroups) {
+    // Each parked group gets a release marker behind what was sent back; the consumer lifts the park
+    // when it reaches the marker, unless live messages were diverted meanwhile — then drain again.
+    const parked = options.parkedGroups;
+    const markerRun = `${options.runId}-${Date.now().toString(36)}`;
+    for (let pass = 1; ; pass++) {
+      const waiting = new Map<string, ReleaseMarker>();
+      for (const park of await parked.list()) {
+        if (stuck.has(park.group)) continue;
+        if (park.failedInRun === options.runId) {
+          stuck.set(park.group, { reason: 'a redriven message failed again', held: [] });
           continue;
         }
+        const marker: ReleaseMarker = { runId: options.runId, pass, group: park.group, diverted: park.diverted };
         await sqs.send(
           new SendMessageCommand({
             QueueUrl: options.sourceQueueUrl,
-            MessageBody: message.Body ?? '',
-            MessageAttributes: { ...originalAttributes(message), [REDRIVE_ATTRIBUTE]: { DataType: 'String', StringValue: options.runId } },
-            ...(group === undefined ? {} : { MessageGroupId: group, MessageDeduplicationId: `redrive-${message.MessageId}` }),
+            MessageBody: JSON.stringify(marker),
+            MessageAttributes: { [RELEASE_ATTRIBUTE]: { DataType: 'String', StringValue: options.runId } },
+            MessageGroupId: park.group,
+            // Deduplication is per queue, not per group: the id names the group too.
+            MessageDeduplicationId: `release-${digestOf([markerRun, pass, park.group])}`,
           }),
         );
-        checkpoint('sent'); // the worst moment to stop: sent, not yet deleted — a re-run must cope
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle! }));
-        moved++;
-        if (group !== undefined) groups.add(group);
-        checkpoint('moved');
+        waiting.set(park.group, marker);
       }
-    }
-    // Drained only when nothing is left but what this run holds back on purpose (hidden messages
-    // count: a group's message in flight hides the group's later ones from every receive).
-    const held = [...stuck.values()].reduce((sum, { held }) => sum + held.length, 0);
-    let done = (await attributes(sqs, options.deadLetterQueueUrl)).depth <= held;
-    if (done && fifo && options.parkedGroups) {
-      // Lift the parks of drained groups; one whose diversion raced in needs another pass.
-      for (const park of await options.parkedGroups.list()) {
-        if (stuck.has(park.group)) continue;
-        if (await options.parkedGroups.release(park.group, park)) released.push(park.group);
-        else done = false;
+      if (waiting.size === 0) break;
+      checkpoint(`waiting for the consumer to reach ${waiting.size} release marker(s)`);
+      let held = false;
+      const deadline = Date.now() + (options.releaseTimeoutSeconds ?? 300) * 1000;
+      while (waiting.size > 0) {
+        for (const [group, marker] of waiting) {
+          const park = await parked.get(group);
+          if (park === undefined) {
+            released.push(group);
+            waiting.delete(group);
+          } else if (park.failedInRun === options.runId) {
+            stuck.set(group, { reason: 'a redriven message failed again', held: [] });
+            waiting.delete(group);
+          } else if (park.heldAt === `${marker.runId}/${marker.pass}`) {
+            held = true; // live messages were diverted behind the redriven ones: they go back next pass
+            waiting.delete(group);
+          }
+        }
+        if (waiting.size === 0) break;
+        if (Date.now() > deadline) throw new Error(`the consumer did not reach the release marker of ${[...waiting.keys()].length} group(s) in time (is it running?); run the redrive again`);
+        checkpoint('waiting for release markers');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
+      if (!held) break;
+      if (pass >= (options.maxPasses ?? 20)) throw new Error(`parked groups still held after ${pass} passes (live traffic keeps arriving behind them); run the redrive again`);
+      await drain();
     }
-    if (done) break;
-    if (Date.now() > deadline) throw new Error(`the dead-letter queue did not drain (messages in flight elsewhere?); ${moved} moved so far — run it again`);
-    checkpoint('waiting for in-flight messages');
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * pass)));
   }
 
   // Let the stuck groups' messages be seen again, still in their order.

@@ -4,7 +4,7 @@ import { Outbox } from '../outbox/Outbox';
 import type { NewEvent } from '../outbox/planCommit';
 import { readAggregate } from '../outbox/readAggregate';
 import type { SagaState } from './advance';
-import type { LoadedSaga, SagaStore } from './ports';
+import type { LoadedSaga, SagaStore, SaveOptions } from './ports';
 
 const Phase = z.enum(['forward', 'compensation']);
 const Command = z.object({
@@ -58,10 +58,10 @@ export class DynamoSagaStore<I> implements SagaStore<I> {
     return { state: SagaStateSchema.parse(loaded.state) as SagaState<I>, version: loaded.version };
   }
 
-  async save(state: SagaState<I>, expectedVersion: number, events: readonly NewEvent[], traceparent?: string): Promise<void> {
+  async save(state: SagaState<I>, expectedVersion: number, events: readonly NewEvent[], options: SaveOptions = {}): Promise<void> {
     await this.outbox.commit(
       [{ id: state.sagaId, key: sagaKey(state.sagaId), expectedVersion, state, events: events.map((e) => ({ ...e, partitionkey: state.sagaId })) }],
-      traceparent ? { traceparent } : {},
+      { ...(options.traceparent ? { traceparent: options.traceparent } : {}), ...(options.inbox ? { inbox: options.inbox } : {}) },
     );
   }
 }

@@ -1,50 +1,62 @@
+import { AlreadyAppliedError } from '../inbox/errors';
 import { ConcurrencyError } from '../outbox/errors';
+import { backoffDelay, sleep, type BackoffPolicy } from '../retry/backoff';
 import { advance, type SagaAdvance, type SagaEffects, type SagaInput } from './advance';
 import type { SagaDefinition } from './defineSaga';
 import { SagaContentionError } from './errors';
-import type { SagaMessenger, SagaStore } from './ports';
+import type { SagaMessenger, SagaStore, SaveOptions } from './ports';
 
 export interface SagaRuntimeOptions<I> {
   readonly store: SagaStore<I>;
   readonly messenger: SagaMessenger;
-  /** Load-advance-save rounds when the instance changes meanwhile, before the input is retried later. @default 5 */
-  readonly maxAttempts?: number;
+  /**
+   * Load-advance-save rounds when the instance changes meanwhile (a concurrent input), with
+   * exponential backoff and full jitter between them, before the input is retried later.
+   * @default 5 attempts, 20 ms–500 ms
+   */
+  readonly contention?: BackoffPolicy;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+const DEFAULT_CONTENTION: BackoffPolicy = { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 500 };
 
 /**
  * The durable shell around `advance`: load the instance, advance it, save the new state with the
- * saga's own events (version-conditioned: a concurrent input makes this one start over from fresh
- * state), then send the commands and timers. A crash between save and send loses nothing: the input
- * is redelivered, recognised as the last one applied, and its effects are sent again.
+ * saga's own events and the input's inbox item (version-conditioned: a concurrent input makes this
+ * one start over from fresh state), then send the commands and timers. A crash between save and send
+ * loses nothing: the input is redelivered, recognised as the last one applied, and its effects are
+ * sent again; any other input applied before is recognised by its inbox item.
  */
 export class SagaRuntime<I> {
-  private readonly maxAttempts: number;
+  private readonly contention: BackoffPolicy;
 
   constructor(
     private readonly definition: SagaDefinition<I>,
     private readonly options: SagaRuntimeOptions<I>,
   ) {
-    this.maxAttempts = options.maxAttempts ?? 5;
+    this.contention = options.contention ?? DEFAULT_CONTENTION;
   }
 
-  async handle(input: SagaInput<I>, traceparent?: string): Promise<SagaAdvance<I>> {
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+  async handle(input: SagaInput<I>, options: SaveOptions = {}): Promise<SagaAdvance<I>> {
+    for (let attempt = 1; ; attempt++) {
       const loaded = await this.options.store.load(input.sagaId);
       const result = advance(this.definition, loaded?.state, input);
       if (result.outcome === 'ignored') {
-        await this.send(result.resend, traceparent);
+        await this.send(result.resend, options.traceparent);
         return result;
       }
       try {
-        await this.options.store.save(result.state, loaded?.version ?? 0, result.events, traceparent);
+        await this.options.store.save(result.state, loaded?.version ?? 0, result.events, options);
       } catch (error) {
-        if (error instanceof ConcurrencyError) continue;
-        throw error;
+        if (error instanceof AlreadyAppliedError) return { outcome: 'ignored', reason: 'duplicate', resend: { commands: [], timers: [] } };
+        if (!(error instanceof ConcurrencyError)) throw error;
+        if (attempt >= this.contention.maxAttempts) throw new SagaContentionError(input.sagaId, attempt, { cause: error });
+        await (this.options.sleep ?? sleep)(backoffDelay(this.contention, attempt));
+        continue;
       }
-      await this.send(result.effects, traceparent);
+      await this.send(result.effects, options.traceparent);
       return result;
     }
-    throw new SagaContentionError(input.sagaId, this.maxAttempts);
   }
 
   private async send(effects: SagaEffects, traceparent?: string): Promise<void> {

@@ -10,3 +10,4 @@ export * from './SqsSagaMessenger';
 export * from './InMemorySaga';
 export * from './SagaClient';
 export * from './sagaHandler';
+export * from './defineCommandConsumer';

@@ -37,7 +37,7 @@ export function toCommandMessage(command: OutgoingCommand, now: Date, traceparen
 /** Command type → zod schema of its `data`: what a target service accepts from sagas. */
 export type CommandSchemas = Readonly<Record<string, z.ZodType>>;
 
-type CommandOf<S extends CommandSchemas> = { [K in keyof S & string]: Omit<SagaCommandMessage, 'type' | 'data'> & { type: K; data: z.infer<S[K]> } }[keyof S & string];
+export type CommandOf<S extends CommandSchemas> = { [K in keyof S & string]: Omit<SagaCommandMessage, 'type' | 'data'> & { type: K; data: z.infer<S[K]> } }[keyof S & string];
 
 /**
  * For a target service: reads a command message body, validated, with `data` parsed by its type's

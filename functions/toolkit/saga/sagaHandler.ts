@@ -34,10 +34,10 @@ export function defineSagaHandler<I>(
   return defineConsumer(
     {
       events: sagaQueueSchemas(definition),
-      handler: async (event, { logger }) => {
+      handler: async (event, { logger, inbox }) => {
         try {
           const input = toSagaInput(definition, event, clock());
-          const result = await runtime.handle(input, event.traceparent);
+          const result = await runtime.handle(input, { traceparent: event.traceparent, inbox });
           log(logger, definition.name, input.sagaId, event, result);
         } catch (error) {
           // A message no retry can fix (no correlation id, a command for an unknown target): to the DLQ at once.
