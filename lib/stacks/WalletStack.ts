@@ -1,12 +1,9 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FRAUD_SOURCE, WALLET_SOURCE } from '../../functions/wallet/schemas';
 import { transferSaga } from '../../functions/wallet/transferSaga';
 import { WALLET_API_ENV } from '../../functions/wallet/walletApiConfig';
-import { deadLetterQueueAlarm } from '../constructs/alarms';
 import { grantSendMessage } from '../constructs/grants';
 import { Saga } from '../constructs/Saga';
 import { EventConsumer } from '../constructs/EventConsumer';
@@ -52,6 +49,8 @@ export class WalletStack extends Stack {
     const fraudWatch = new EventConsumer(this, 'FraudWatch', {
       entry: 'functions/fraud/fraudWatchHandler.ts',
       source: { kind: 'ordered', outbox: wallet },
+      // Catches up from the wallet's log when an account's events arrive after a gap.
+      replayLogs: [wallet],
       environment: { POWERTOOLS_SERVICE_NAME: 'fraud' },
       removalPolicy,
     });
@@ -67,30 +66,22 @@ export class WalletStack extends Stack {
     grantService(wallet, flagOnFraud.function, 'dynamodb:GetItem', 'dynamodb:Query');
 
     // Transfers: an orchestrated saga (state in DynamoDB, advanced by the wallet's events) that sends
-    // the wallet commands through its command queue.
-    const commandDeadLetters = new sqs.Queue(this, 'CommandDeadLetters', { enforceSSL: true, encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: wallet.key, retentionPeriod: Duration.days(14) });
-    deadLetterQueueAlarm(this, 'CommandDeadLetterAlarm', commandDeadLetters, 'Wallet commands of transfers could not be applied: see the command dead-letter queue');
-    const commands = new sqs.Queue(this, 'Commands', {
-      enforceSSL: true,
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: wallet.key,
-      visibilityTimeout: Duration.seconds(60),
-      deadLetterQueue: { queue: commandDeadLetters, maxReceiveCount: 5 },
-    });
-    const commandHandler = new ToolkitFunction(this, 'CommandHandler', {
+    // the wallet commands through its command queue, a toolkit consumer (inbox, backoff, DLQ).
+    const commands = new EventConsumer(this, 'Commands', {
       entry: 'functions/wallet/walletCommandHandler.ts',
-      description: 'Wallet commands of the transfer saga: reserve, credit, confirm and their compensations',
+      source: { kind: 'commands' },
       timeout: Duration.seconds(10),
       environment: { POWERTOOLS_SERVICE_NAME: 'wallet' },
+      encryptionKey: wallet.key,
+      removalPolicy,
     });
-    grantService(wallet, commandHandler, 'dynamodb:GetItem', 'dynamodb:Query');
-    commandHandler.addEventSource(new sources.SqsEventSource(commands, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }));
+    grantService(wallet, commands.function, 'dynamodb:GetItem', 'dynamodb:Query');
     const transfersSaga = new Saga(this, 'Transfers', {
       entry: 'functions/wallet/transferSagaHandler.ts',
       definition: transferSaga,
       eventBus: bus,
       eventSources: [WALLET_SOURCE],
-      commandQueues: { wallet: commands },
+      commandQueues: { wallet: commands.queue },
       removalPolicy,
     });
     const transfersApi = new ToolkitFunction(this, 'TransfersApi', {
@@ -125,9 +116,9 @@ export class WalletStack extends Stack {
       WalletBusName: bus.eventBusName,
       FraudWatchQueueUrl: fraudWatch.queue.queueUrl,
       TransferTableName: transfersSaga.table.tableName,
-      CommandHandlerFunctionName: commandHandler.functionName,
-      CommandQueueUrl: commands.queueUrl,
-      CommandDeadLetterQueueUrl: commandDeadLetters.queueUrl,
+      CommandHandlerFunctionName: commands.function.functionName,
+      CommandQueueUrl: commands.queue.queueUrl,
+      CommandDeadLetterQueueUrl: commands.deadLetterQueue.queueUrl,
       TransferDeadLetterQueueUrl: transfersSaga.deadLetterQueue.queueUrl,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });

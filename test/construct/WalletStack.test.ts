@@ -67,6 +67,7 @@ describe('WalletStack', () => {
   let fraudWatch: EventConsumer;
   let flagOnFraud: EventConsumer;
   let commandHandler: ToolkitFunction;
+  let commandConsumer: EventConsumer;
   let commands: sqs.Queue;
   let transfers: Saga;
 
@@ -87,8 +88,9 @@ describe('WalletStack', () => {
     transfersApi = child(stack, 'TransfersApi', ToolkitFunction);
     fraudWatch = child(stack, 'FraudWatch', EventConsumer);
     flagOnFraud = child(stack, 'FlagOnFraud', EventConsumer);
-    commandHandler = child(stack, 'CommandHandler', ToolkitFunction);
-    commands = child(stack, 'Commands', sqs.Queue);
+    commandConsumer = child(stack, 'Commands', EventConsumer);
+    commandHandler = commandConsumer.function;
+    commands = commandConsumer.queue;
     transfers = child(stack, 'Transfers', Saga);
   }, 300_000); // bundles every handler
 
@@ -223,7 +225,8 @@ describe('WalletStack', () => {
       const deadLetterId = queue.RedrivePolicy?.deadLetterTargetArn['Fn::GetAtt'][0];
 
       expect(resources[queue.KmsMasterKeyId['Fn::GetAtt'][0]]!.Type).toBe('AWS::KMS::Key');
-      expect(queue.RedrivePolicy?.maxReceiveCount).toBe(5);
+      // The consumer dead-letters after 5 attempts itself, with the reason; the queue's redrive is the backstop.
+      expect(queue.RedrivePolicy?.maxReceiveCount).toBe(7);
       expect(deadLetterId).toBeDefined();
       expect(resources[props(deadLetterId!, QueueProps).KmsMasterKeyId['Fn::GetAtt'][0]]!.Type).toBe('AWS::KMS::Key');
       expectTlsOnlyPolicy(template, idOf(commands));
@@ -311,11 +314,10 @@ describe('WalletStack', () => {
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual(allow(['sqs:SendMessage'], arn(transfers.queue)));
     });
 
-    it('lets the command handler Put, Get and Query the wallet table and no other table', () => {
-      const dynamodbPermissions = permissionsOfFn(commandHandler).filter((p) => p.action.startsWith('dynamodb:'));
-
-      expect(dynamodbPermissions).toEqual(permissionSet(allow(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'], arn(wallet.table))));
-      expect(permissionsOfFn(commandHandler).filter((p) => p.action === 'sqs:SendMessage')).toEqual([]);
+    it('lets the command handler Put, Get and Query the wallet table and no other service table', () => {
+      expect(onServiceTables(permissionsOfFn(commandHandler))).toEqual(permissionSet(allow(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'], arn(wallet.table))));
+      // It sends nowhere but to its own dead-letter queue (poison and exhausted commands, with the reason).
+      expect(permissionsOfFn(commandHandler).filter((p) => p.action === 'sqs:SendMessage')).toEqual(allow(['sqs:SendMessage'], arn(commandConsumer.deadLetterQueue)));
     });
 
     it('lets the flag-on-fraud consumer Put, Get and Query the wallet table and no other service table', () => {
@@ -324,10 +326,11 @@ describe('WalletStack', () => {
       );
     });
 
-    it('lets the fraud consumer write only the fraud table (and its idempotency records), and not touch the wallet or saga tables', () => {
+    it('lets the fraud consumer write only the fraud table (and its idempotency records), only read the wallet log, and not touch the saga tables', () => {
       const dynamodbPermissions = permissionsOfFn(fraudWatch.function).filter((p) => p.action.startsWith('dynamodb:'));
 
-      expect(onServiceTables(dynamodbPermissions)).toEqual(permissionSet(allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(fraud.table))));
+      // Query on the wallet table: it catches up from the wallet's log after a gap.
+      expect(onServiceTables(dynamodbPermissions)).toEqual(permissionSet(allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(fraud.table)), allow(['dynamodb:Query'], arn(wallet.table))));
       const writes = dynamodbPermissions.filter((p) => !['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem'].includes(p.action));
       expect([...new Set(writes.map((p) => JSON.stringify(p.resource)))].sort()).toEqual(
         [arn(fraud.table), arn(fraudWatch.idempotencyTable)].map((a) => JSON.stringify(a)).sort(),

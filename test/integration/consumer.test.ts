@@ -1,5 +1,5 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEvent, newEventId, newTraceparent, type EventEnvelope } from '../../functions/toolkit/envelope';
@@ -17,7 +17,7 @@ interface EffectData {
   label: string;
   failTimes?: number;
   poison?: boolean;
-  crashOnFirstDelivery?: boolean;
+  crashAfterEffect?: boolean;
 }
 
 function effectEvent(data: EffectData, subject = unique('s'), sequence = 1, id = newEventId()): EventEnvelope<EffectData> {
@@ -66,7 +66,7 @@ beforeAll(() => {
   out = stackOutputs('ConsumerTest');
 });
 
-describe('an idempotent consumer, on the local cloud with Powertools persistence on DynamoDB', () => {
+describe('an idempotent consumer on the local cloud: its effect and its inbox item in one transaction', () => {
   it('applies an event delivered 4 times, concurrently, exactly once', async () => {
     // arrange
     const event = effectEvent({ label: 'dup' });
@@ -81,34 +81,32 @@ describe('an idempotent consumer, on the local cloud with Powertools persistence
     expect(await applied(event.id)).toBe(1);
   });
 
-  it('does not apply an event twice when the consumer crashed before acknowledging it', async () => {
-    // arrange: in one FIFO group, A (applied, then the process dies on B before the batch is acknowledged)
-    const subject = unique('crash');
-    const a = effectEvent({ label: 'A' }, subject, 1);
-    const b = effectEvent({ label: 'B', crashOnFirstDelivery: true }, subject, 2);
+  it('applies an event once when the consumer died after its effect and before the acknowledgement (inbox)', async () => {
+    // arrange: the effect and the inbox item are written in one transaction, then the process dies
+    const event = effectEvent({ label: unique('crash'), crashAfterEffect: true });
 
     // act
-    await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: out.OrderedQueueUrl,
-        Entries: [a, b].map((event, i) => ({ Id: String(i), MessageBody: JSON.stringify(event), MessageGroupId: subject, MessageDeduplicationId: event.id })),
-      }),
-    );
+    await send(out.OrderedQueueUrl!, JSON.stringify(event), event.partitionkey);
 
-    // assert: the crash happened in the batch that applied A, so A was not acknowledged; B (behind A in
-    // its FIFO group) could only be delivered again once A was redelivered and acknowledged — and that
-    // redelivery was answered from the idempotency record: A reached the handler once, applied once
-    await eventually(() => applied(b.id), (n) => n >= 1, { what: 'B applied after the crash', timeoutMs: 90_000 });
-    // B's effect is written before the mapping deletes the batch: check the state once it is acknowledged
-    await eventually(() => inFlight(out.OrderedQueueUrl!), (n) => n === 0, { what: 'the redelivered batch to be acknowledged' });
-    const seenA = await seen(a.id);
-    const seenB = await seen(b.id);
-    expect(seenB.map((s) => s.attempt)).toEqual([1, 2]);
-    expect(seenB[0]?.requestId).toBe(seenA[0]?.requestId);
-    expect(seenB[1]?.requestId).not.toBe(seenB[0]?.requestId);
-    expect(seenA.map((s) => s.attempt)).toEqual([1]);
-    expect(await applied(a.id)).toBe(1);
-    expect(await appliedOrder(subject)).toEqual(['A', 'B']);
+    // assert: redelivered once its visibility timeout expired, and answered from the inbox
+    await eventually(() => seen(event.id), (s) => s.length >= 2, { what: 'the redelivery after the crash', timeoutMs: 90_000 });
+    await eventually(() => inFlight(out.OrderedQueueUrl!), (n) => n === 0, { what: 'the redelivered message to be acknowledged' });
+    expect((await seen(event.id)).map((s) => s.attempt)).toEqual([1, 2]);
+    expect(await applied(event.id)).toBe(1);
+    expect(await appliedOrder(event.subject)).toEqual([event.data.label]);
+  });
+
+  it('without the inbox (Powertools records around a plain write) the same crash applies the effect twice', async () => {
+    // arrange: the record stays IN_PROGRESS when the process dies; its lease ends with the function timeout
+    const event = effectEvent({ label: unique('legacy-crash'), crashAfterEffect: true });
+
+    // act
+    await send(out.LegacyQueueUrl!, JSON.stringify(event));
+
+    // assert: the redelivery found an expired lease and applied the effect again — the window the inbox closes
+    await eventually(() => applied(event.id), (n) => n >= 2, { what: 'the effect applied again after the crash', timeoutMs: 90_000 });
+    await eventually(() => inFlight(out.LegacyQueueUrl!), (n) => n === 0, { what: 'the redelivered message to be acknowledged' });
+    expect(await applied(event.id)).toBe(2);
   });
 
   it('dead-letters a reused event id with a different payload, keeping the first effect', async () => {
@@ -123,7 +121,7 @@ describe('an idempotent consumer, on the local cloud with Powertools persistence
 
     // assert
     const [message] = await deadLettered(out.FanoutDeadLetterQueueUrl!, 'impostor');
-    expect(attributes(message!)).toMatchObject({ errorName: 'IdempotencyValidationError', attemptCount: '1' });
+    expect(attributes(message!)).toMatchObject({ errorName: 'MessageIdReusedError', attemptCount: '1' });
     expect(await applied(first.id)).toBe(1);
   });
 

@@ -50,6 +50,6 @@ export class OrdersService extends Construct {
       encryptionKey: this.outbox.key,
       removalPolicy,
     });
-    grantService(this.outbox, this.brewStarted.function);
+    grantService(this.outbox, this.brewStarted.function, 'dynamodb:UpdateItem');
   }
 }

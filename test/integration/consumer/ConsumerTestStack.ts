@@ -30,6 +30,13 @@ export class ConsumerTestStack extends Stack {
     };
     const ordered = new EventConsumer(this, 'Ordered', { ...common, source: { kind: 'ordered', outbox } });
     const fanout = new EventConsumer(this, 'Fanout', { ...common, source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [TEST_SOURCE] } } });
+    // The same handler on Powertools records instead of the inbox (tests send to its queue directly):
+    // it shows the crash window the inbox closes.
+    const legacy = new EventConsumer(this, 'Legacy', {
+      ...common,
+      environment: { ...common.environment, EFFECT_MODE: 'powertools' },
+      source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [`${TEST_SOURCE}.legacy`] } },
+    });
     // A third one calls a fake downstream through a circuit breaker (circuitHandler.ts). The short
     // cool-down keeps the test quick: it invokes the closer directly instead of awaiting its schedule.
     const guarded = new EventConsumer(this, 'Guarded', {
@@ -39,7 +46,7 @@ export class ConsumerTestStack extends Stack {
       source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [CIRCUIT_TEST_SOURCE] } },
       circuitBreaker: { failureThreshold: 3, window: Duration.seconds(60), coolDown: Duration.seconds(10) },
     });
-    for (const consumer of [ordered, fanout, guarded]) {
+    for (const consumer of [ordered, fanout, legacy, guarded]) {
       iam.Grant.addToPrincipal({ grantee: consumer.function, actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'], resourceArns: [effects.tableArn] });
     }
     const outputs = {
@@ -51,6 +58,7 @@ export class ConsumerTestStack extends Stack {
       FanoutDeadLetterQueueUrl: fanout.deadLetterQueue.queueUrl,
       OrderedStateTableName: ordered.idempotencyTable.tableName,
       FanoutStateTableName: fanout.idempotencyTable.tableName,
+      LegacyQueueUrl: legacy.queue.queueUrl,
       GuardedQueueUrl: guarded.queue.queueUrl,
       GuardedQueueArn: guarded.queue.queueArn,
       GuardedFunctionName: guarded.function.functionName,
