@@ -98,6 +98,19 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     expect(queued?.customer).toBe('erased');
   });
 
+  it('refuses an order for an erased customer with a 410 that says why, not a 500 that invites a retry', async () => {
+    // arrange
+    const customerId = unique('gone');
+    expect(await shop.placeOrder({ orderId: unique('order'), lines: [{ product: 'latte' }], customer: { customerId, name: 'Gone Soon' } })).toMatchObject({ status: 201 });
+    expect(await invoke(coffee.EraseCustomerFunctionName!, { subject: customerId, erasedBy: 'integration-test' })).toMatchObject({ status: 'erased' });
+
+    // act
+    const answer = await shop.placeOrder({ orderId: unique('order'), lines: [{ product: 'latte' }], customer: { customerId, name: 'Gone Soon' } });
+
+    // assert
+    expect(answer).toMatchObject({ status: 410, body: { error: 'SubjectErasedError', message: expect.stringMatching(/was erased/) } });
+  });
+
   it('rejects an erase command without a subject, saying so', async () => {
     expect(await invoke(coffee.EraseCustomerFunctionName!, { erasedBy: 'x' })).toMatchObject({ status: 'rejected', error: 'InvalidCommand', message: expect.stringMatching(/subject/) });
   });

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,18 @@ const depth = async (url: string) => {
 /** The DLQ messages of one group, in the queue's order, without consuming them. */
 const dlqOf = async (url: string, subject: string) =>
   (await peekMessages(sqs, url, 50)).filter((m) => m.Body?.includes(subject)).map((m) => [JSON.parse(m.Body!).data.label, m.MessageAttributes?.errorName?.StringValue]);
+
+/** Stops or starts the ordered consumer's mapping (messages wait in the queue meanwhile), once it says so. */
+async function setConsuming(enabled: boolean): Promise<void> {
+  const lambda = new LambdaClient({});
+  const [mapping] = (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: out.OrderedFunctionName }))).EventSourceMappings ?? [];
+  await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping!.UUID!, Enabled: enabled }));
+  await eventually(async () => (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: out.OrderedFunctionName }))).EventSourceMappings?.[0]?.State, (state) => state === (enabled ? 'Enabled' : 'Disabled'), { what: `the mapping ${enabled ? 'enabled' : 'disabled'}` });
+}
+const visible = async (url: string) => {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Number(Attributes.ApproximateNumberOfMessages);
+};
 
 beforeAll(() => {
   out = stackOutputs('ConsumerTest');
@@ -82,6 +94,49 @@ describe('order-preserving dead-lettering and redrive, on the local cloud', () =
     const labels = await eventually(() => appliedOrder(g), (l) => l.length >= 6, { what: 'group G applied after redrive' });
     expect(labels).toEqual([g1, g2, g3, g4, g5, g6].map((e) => e!.data.label));
     expect(await parked.get(g)).toBeUndefined();
+  });
+
+  it('applies no live message of a group before its redriven ones, also when live messages were queued ahead of them', async () => {
+    // arrange: G parks behind b2 (b3, b4 follow it into the DLQ); the cause is fixed
+    const g = unique('B');
+    const events = [1, 2, 3, 4, 5, 6].map((n) => effect(`${g}-${n}`, g, n));
+    await setBroken(events[1]!.data.label, true);
+    for (const event of events.slice(0, 4)) await send(out.OrderedQueueUrl!, event, true);
+    await eventually(() => dlqOf(out.OrderedDeadLetterQueueUrl!, g), (m) => m.length === 3, { what: 'b2, b3, b4 in the DLQ', timeoutMs: 60_000 });
+    await setBroken(events[1]!.data.label, false);
+    // b5 and b6 arrive while the consumer is behind: they wait in the queue, ahead of anything redriven
+    await setConsuming(false);
+    try {
+      for (const event of events.slice(4)) await send(out.OrderedQueueUrl!, event, true);
+      await eventually(() => visible(out.OrderedQueueUrl!), (n) => n >= 2, { what: 'b5 and b6 waiting in the queue' });
+
+      // act: the redrive sends b2–b4 back behind b5 and b6; the consumer catches up meanwhile
+      let resumed = false;
+      const report = await redrive({
+        sqs,
+        deadLetterQueueUrl: out.OrderedDeadLetterQueueUrl!,
+        sourceQueueUrl: out.OrderedQueueUrl!,
+        parkedGroups: new ParkedGroups(ddb, out.OrderedStateTableName!),
+        runId: unique('run'),
+        visibilityTimeoutSeconds: 5,
+        onProgress: ({ step }) => {
+          if (!resumed && step.startsWith('waiting for')) {
+            resumed = true;
+            void setConsuming(true);
+          }
+        },
+      });
+
+      // assert: b5 and b6 were diverted behind the redriven messages, never applied before them
+      expect(report.releasedGroups).toContain(g);
+      expect(report.stuckGroups).toEqual([]);
+      const labels = await eventually(() => appliedOrder(g), (l) => l.length >= 6, { what: 'group B applied after redrive' });
+      expect(labels).toEqual(events.map((e) => e.data.label));
+      expect(await dlqOf(out.OrderedDeadLetterQueueUrl!, g)).toEqual([]);
+      expect(await new ParkedGroups(ddb, out.OrderedStateTableName!).get(g)).toBeUndefined();
+    } finally {
+      await setConsuming(true);
+    }
   });
 
   it('finishes an interrupted FIFO redrive on a re-run, with nothing lost and nothing applied twice', async () => {

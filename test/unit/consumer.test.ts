@@ -2,6 +2,10 @@ import { IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import { describe, expect, it } from 'vitest';
 import { OrderPlacedSchema } from '../../functions/coffee/orders/placeOrder';
 import { decideFailure, decodeMessage, PoisonMessageError } from '../../functions/toolkit/consumer';
+import { InvalidSnapshotError } from '../../functions/toolkit/eventsource';
+import { MessageIdReusedError } from '../../functions/toolkit/inbox';
+import { CommitTooLargeError, TransactionConflictError } from '../../functions/toolkit/outbox';
+import { SubjectErasedError } from '../../functions/toolkit/privacy/errors';
 import { orderPlaced, thrownBy } from './fixtures';
 
 const schemas = { 'coffee.order.placed': OrderPlacedSchema };
@@ -53,6 +57,14 @@ describe('decideFailure', () => {
     expect(decideFailure(new IdempotencyValidationError('payload differs'), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
     // an erased subject's data never opens again: retrying would go on forever
     expect(decideFailure(Object.assign(new Error('erased'), { name: 'SubjectErasedError' }), 1, policy)).toEqual({ action: 'dead-letter', reason: 'poison' });
+  });
+
+  it('dead-letters every permanent failure at once, with its reason: a retry would fail the same way', () => {
+    for (const error of [new MessageIdReusedError('m-1'), new CommitTooLargeError(['too many items']), new InvalidSnapshotError('a-1', ['too big']), new SubjectErasedError('c-1')]) {
+      expect(decideFailure(error, 1, policy), error.name).toEqual({ action: 'dead-letter', reason: 'poison' });
+    }
+    // contention is transient
+    expect(decideFailure(new TransactionConflictError(5), 1, policy, () => 1)).toEqual({ action: 'retry', visibilityTimeoutSeconds: 2 });
   });
 
   it('retries a transient failure with exponential, capped backoff, then dead-letters on the last attempt', () => {

@@ -54,6 +54,7 @@ export class ConsumerTestStack extends Stack {
       EffectsTableName: effects.tableName,
       OrderedQueueUrl: ordered.queue.queueUrl,
       OrderedDeadLetterQueueUrl: ordered.deadLetterQueue.queueUrl,
+      OrderedFunctionName: ordered.function.functionName,
       FanoutQueueUrl: fanout.queue.queueUrl,
       FanoutDeadLetterQueueUrl: fanout.deadLetterQueue.queueUrl,
       OrderedStateTableName: ordered.idempotencyTable.tableName,
