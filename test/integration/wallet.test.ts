@@ -119,6 +119,23 @@ describe('transfers: an orchestrated saga that compensates, on the local cloud',
     expect(total(after)).toBe(10_000);
   });
 
+  it('a transfer to an account that does not exist is refused without creating a stream for it', async () => {
+    // arrange
+    const from = await funded(10_000);
+    const missing = unique('nobody');
+
+    // act
+    const { transferId } = await transfer(from, missing, 1_000);
+
+    // assert: compensated, the refusal recorded on the transfer's own stream, nothing under the missing account
+    expect((await finished(transferId)).body).toMatchObject({ status: 'compensated', failure: { step: 'credit', reason: 'refused' } });
+    const store = walletStore(new DynamoDBClient({}), undefined, { tableName: out.WalletTableName!, source: WALLET_SOURCE });
+    expect(await store.load(missing)).toMatchObject({ version: 0 });
+    const refusals = await store.load(`transfer:${transferId}`);
+    expect(refusals.version).toBe(1);
+    expect((await balances(from)).map((a) => [a.balance, a.available])).toEqual([[10_000, 10_000]]);
+  });
+
   it('a refused third step (the source flagged during the transfer) reverses the credit and releases the reservation', async () => {
     const [from, to] = [await funded(10_000), await funded(0)];
     // The test plays the wallet's command queue consumer, so that the flag lands between credit and confirm.
