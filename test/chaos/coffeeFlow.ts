@@ -16,6 +16,7 @@ import { peekMessages, redrive } from '../../functions/toolkit/redrive';
 import { DEFAULT_STAGE, localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient, type ApiAnswer } from '../../scripts/demo/coffeeClient';
 import type { Flow, FlowContext, InvariantResult } from './flow';
+import { poisonMarker } from './poison';
 
 /**
  * The coffee shop under load and faults. `drive` runs `keys` lanes at once; each lane is a customer
@@ -230,7 +231,8 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
   }
 
   async function sendPoison(sqs: SQSClient, out: Outputs, queue: PoisonRecord['queue'], orderId: string): Promise<void> {
-    const marker = `${runId}-poison-${poison.length}`;
+    // Delimited (chaos-poison[<run>#<n>]): marker 1 must not be found inside marker 10.
+    const marker = poisonMarker(runId, poison.length);
     const malformed = poison.length % 2 === 0;
     // Schema-invalid: a well-formed envelope of a handled type whose data lacks the required fields.
     const invalid = () => buildEvent({ id: newEventId(), source: SOURCES.orders, type: ORDER_PLACED, subject: orderId, sequence: 1, time: new Date(), traceparent: newTraceparent(), data: { orderId, [POISON_FIELD]: marker } });
@@ -239,7 +241,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
       : queue === 'board'
         ? JSON.stringify({ version: '0', id: newEventId(), 'detail-type': ORDER_PLACED, source: SOURCES.orders, detail: invalid() })
         : JSON.stringify(invalid());
-    const fifo = queue === 'barista' ? { MessageGroupId: orderId, MessageDeduplicationId: marker } : {};
+    const fifo = queue === 'barista' ? { MessageGroupId: orderId, MessageDeduplicationId: `${runId}-poison-${poison.length}` } : {};
     await sqs.send(new SendMessageCommand({ QueueUrl: queue === 'barista' ? out.BaristaQueueUrl : out.BoardQueueUrl, MessageBody: body, ...fifo }));
     poison.push({ marker, queue, orderId });
   }

@@ -18,6 +18,7 @@ import { emptyWatch, watchTransaction, type AccountWatch } from '../../functions
 import { TransactionAddedV2 } from '../../functions/wallet/schemas';
 import { localApiUrl } from '../../localstack/endpoints';
 import type { Flow, FlowContext, InvariantResult } from './flow';
+import { findPoison, poisonMarker, poisonPrefix } from './poison';
 
 const FLOW = 'wallet';
 const STACK = 'Wallet';
@@ -167,7 +168,7 @@ export class WalletFlow implements Flow {
       } else {
         // Poison: malformed bodies straight into the consumers' queues; on the ordered queue every
         // other one in a real account's group (it parks that group until the redrive).
-        const marker = `chaos-poison ${runId} ${n}`;
+        const marker = poisonMarker(runId, n);
         if (n % 2 === 0) {
           const group = n % 4 === 0 ? run.accounts[n % run.accounts.length]! : `${runId}-poison-${n}`;
           await this.sqs.send(new SendMessageCommand({ QueueUrl: fraudWatchQueue, MessageBody: `{"${marker}": `, MessageGroupId: group, MessageDeduplicationId: `${runId}-poison-${n}` }));
@@ -263,13 +264,12 @@ export class WalletFlow implements Flow {
     const flagDeadLetters = new Set<string>();
     // A consumer's own send to its DLQ may meet faults too; it is retried with backoff, so allow for it.
     const poisonDeadline = Date.now() + 120_000;
+    const markers = run.poison.map((p) => p.marker);
     while (found.size < run.poison.length && Date.now() < poisonDeadline) {
       for (const url of [fraudWatchDlq.url, flagDlq.url]) {
-        for (const m of await peekMessages(this.sqs, url, 200)) {
-          if (url === flagDlq.url && m.MessageAttributes?.errorName?.StringValue && m.Body?.includes('fraud.detected')) flagDeadLetters.add(m.Body);
-          const p = run.poison.find((x) => m.Body?.includes(x.marker));
-          if (p && m.MessageAttributes?.errorName?.StringValue) found.add(p.marker);
-        }
+        const messages = await peekMessages(this.sqs, url, 200);
+        for (const m of messages) if (url === flagDlq.url && m.MessageAttributes?.errorName?.StringValue && m.Body?.includes('fraud.detected')) flagDeadLetters.add(m.Body);
+        for (const marker of findPoison(markers, messages.map((m) => ({ body: m.Body ?? '', hasReason: Boolean(m.MessageAttributes?.errorName?.StringValue) }))).found) found.add(marker);
       }
       if (found.size < run.poison.length) await sleep(2_000);
     }
@@ -358,7 +358,7 @@ export class WalletFlow implements Flow {
     }
     add('sum of balances = sum of committed transactions (transfers create or lose no money)', run.accounts.length, total === committedTotal ? 0 : 1, `balances ${total}, transactions ${committedTotal}`);
     add('no reservation left open', run.accounts.length, openReservations);
-    add('poison messages in a DLQ with a reason', run.poison.length, run.poison.length - found.size);
+    add('poison messages in a DLQ with a reason', run.poison.length, run.poison.length - found.size, `missing: ${markers.filter((m) => !found.has(m)).slice(0, 5).join(', ')}`);
     const poisoned = accounts.filter((a) => poisonedGroups.has(a.accountId));
     add('poisoned ordered groups complete in order after redrive', poisoned.length, poisoned.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).length + report.stuckGroups.length);
     ctx.log(`wallet: ${run.acknowledged.size} transactions acknowledged, ${run.uncertain.size} uncertain, ${run.transfers.length} transfers, ${run.poison.length} poison, ${run.apiErrors} API retries`);
@@ -372,7 +372,7 @@ export class WalletFlow implements Flow {
       if (Messages.length === 0) return;
       let deleted = 0;
       for (const m of Messages) {
-        if (m.Body?.includes(`chaos-poison ${runId}`)) {
+        if (m.Body?.includes(poisonPrefix(runId))) {
           await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
           deleted++;
         } else {
