@@ -6,7 +6,7 @@
  */
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
@@ -16,9 +16,12 @@ import { outboxPartitionKey } from '../../functions/toolkit/outbox/outboxItem';
 import { discoverDeadLetterQueues, peekMessages, redrive } from '../../functions/toolkit/redrive';
 import { emptyWatch, watchTransaction, type AccountWatch } from '../../functions/fraud/rules';
 import { TransactionAddedV2 } from '../../functions/wallet/schemas';
+import { TRANSFER_STEP_TIMEOUT_SECONDS } from '../../functions/wallet/transferSaga';
 import { localApiUrl } from '../../localstack/endpoints';
 import type { Flow, FlowContext, InvariantResult } from './flow';
 import { findPoison, poisonMarker, poisonPrefix } from './poison';
+import { SettleTracker } from './settle';
+import { outcomeOf, TransferView, transferInvariants, type TransferRecord } from './transferOutcomes';
 
 const FLOW = 'wallet';
 const STACK = 'Wallet';
@@ -27,7 +30,6 @@ const INITIAL_FUNDS = 1_000_000;
 const Envelope = z.object({ id: z.string(), type: z.string(), sequence: z.union([z.string(), z.number()]).transform(Number), data: z.record(z.string(), z.unknown()) }).passthrough();
 type Envelope = z.infer<typeof Envelope>;
 const LogItem = z.object({ kind: z.literal('outbox-event'), envelope: z.string() }).passthrough();
-const TransferView = z.object({ status: z.string() }).passthrough();
 const WatchState = z.object({ watch: z.object({ recent: z.array(z.object({ transactionId: z.string(), at: z.string(), amount: z.number() })), payeeCountries: z.array(z.string()) }), lastSequence: z.number() });
 
 interface Run {
@@ -40,6 +42,20 @@ interface Run {
   readonly transfers: string[];
   readonly poison: { queue: 'fraud-watch' | 'flag-on-fraud'; marker: string; group?: string }[];
   apiErrors: number;
+  /** Events submitted (the settle's hard cap grows with them). */
+  submitted: number;
+}
+
+export interface WalletFlowOptions {
+  /**
+   * Longest wait without progress before checking anyway. Longer than a saga step's timeout (and a
+   * late answer's delay, 15 s past it): a transfer waiting for its timer makes no visible progress.
+   * @default max(60 s, step timeout + 30 s)
+   */
+  readonly settleIdleMs?: number;
+  /** Longest wait in all. @default 1 s per event submitted, between 5 and 90 minutes */
+  readonly settleCapMs?: number;
+  readonly random?: () => number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,7 +76,7 @@ export class WalletFlow implements Flow {
   private run: Run | undefined;
   private resources: Array<{ logicalId: string; physicalId: string; type: string }> | undefined;
 
-  constructor(private readonly options: { settleTimeoutMs?: number; random?: () => number } = {}) {}
+  constructor(private readonly options: WalletFlowOptions = {}) {}
 
   private get random(): () => number {
     return this.options.random ?? Math.random;
@@ -120,7 +136,7 @@ export class WalletFlow implements Flow {
 
   async drive(ctx: FlowContext, opts: { events: number; keys: number; poison: number; onProgress: (submitted: number) => void }): Promise<void> {
     const runId = `chaos${Date.now().toString(36)}`;
-    const run: Run = { runId, accounts: Array.from({ length: opts.keys }, (_, i) => `${runId}-a${i}`), acknowledged: new Map(), uncertain: new Set(), transfers: [], poison: [], apiErrors: 0 };
+    const run: Run = { runId, accounts: Array.from({ length: opts.keys }, (_, i) => `${runId}-a${i}`), acknowledged: new Map(), uncertain: new Set(), transfers: [], poison: [], apiErrors: 0, submitted: 0 };
     this.run = run;
     const call = this.api(ctx);
     /** Adds a transaction once (no retry): acknowledged on 201, uncertain on 5xx or no answer. */
@@ -131,7 +147,7 @@ export class WalletFlow implements Flow {
       else if (answer.status !== 409) throw new Error(`transaction ${transactionId}: HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`); // 409: a flagged account refuses debits
     };
     let submitted = 0;
-    const progress = () => opts.onProgress(++submitted);
+    const progress = () => opts.onProgress((run.submitted = ++submitted));
     const expect = (what: string, answer: { status: number; body: unknown }, ok: number) => {
       if (answer.status !== ok) throw new Error(`${what}: HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`);
     };
@@ -216,26 +232,59 @@ export class WalletFlow implements Flow {
     return accounts;
   }
 
-  private async transferStatuses(ctx: FlowContext): Promise<string[]> {
+  /** Each transfer as its saga sees it (GET /transfers/{id}: status and failure); undefined where it could not be read. */
+  private async transferViews(ctx: FlowContext, transferIds: readonly string[]): Promise<TransferRecord[]> {
     const call = this.api(ctx);
-    const statuses: string[] = [];
-    await pool(this.run!.transfers, 8, async (transferId) => {
+    const views: TransferRecord[] = [];
+    await pool(transferIds, 8, async (transferId) => {
       const answer = await call('GET', `/transfers/${transferId}`);
-      statuses.push(answer.status === 200 ? TransferView.parse(answer.body).status : `http-${answer.status}`);
+      const view = answer.status === 200 ? TransferView.safeParse(answer.body) : undefined;
+      views.push({ transferId, view: view?.success ? view.data : undefined });
     });
-    return statuses;
+    return views;
+  }
+
+  /** Messages in a queue: visible, in flight and (if asked) delayed. */
+  private async depth(queueUrl: string, delayed: boolean): Promise<number> {
+    const { Attributes = {} } = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));
+    return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + (delayed ? Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0) : 0);
+  }
+
+  /**
+   * The consumers' queues, for the settle. Delayed messages count on the command queue (a late
+   * command still changes balances) but not on the saga's own queue (the timers of finished
+   * transfers: a running one is counted as running).
+   */
+  private async queueDepths(ctx: FlowContext): Promise<Record<string, number>> {
+    const [flag, saga] = await Promise.all([this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue'), this.resource('TransfersRunnerQueue', 'AWS::SQS::Queue')]);
+    const [fraudWatch, flagOnFraud, commands, transfers] = await Promise.all([
+      this.depth(ctx.outputs.FraudWatchQueueUrl!, true),
+      this.depth(flag, true),
+      this.depth(ctx.outputs.CommandQueueUrl!, true),
+      this.depth(saga, false),
+    ]);
+    return { 'FraudWatch queue': fraudWatch, 'FlagOnFraud queue': flagOnFraud, 'command queue': commands, 'saga queue': transfers };
+  }
+
+  private settleTracker(): SettleTracker {
+    const submitted = this.run?.submitted ?? 0;
+    return new SettleTracker({
+      idleMs: this.options.settleIdleMs ?? Math.max(60_000, (TRANSFER_STEP_TIMEOUT_SECONDS + 30) * 1000),
+      capMs: this.options.settleCapMs ?? Math.min(90 * 60_000, Math.max(5 * 60_000, submitted * 1000)),
+    });
   }
 
   async check(ctx: FlowContext): Promise<InvariantResult[]> {
     const run = this.run;
     if (!run) throw new Error('drive() first');
-    const deadline = Date.now() + (this.options.settleTimeoutMs ?? 150_000);
     const lastTx = (log: Envelope[]) => Math.max(0, ...log.filter((e) => e.type === 'wallet.transaction.added').map((e) => e.sequence));
     const poisonedGroups = new Set(run.poison.flatMap((p) => (p.group?.startsWith(`${run.runId}-a`) ? [p.group] : [])));
 
-    // 1. Settle: transfers finished, FraudWatch caught up on every group that is not parked.
-    const terminal = new Set(['completed', 'compensated', 'failed']);
-    let statuses = await this.transferStatuses(ctx);
+    // 1. Settle: the consumers' queues drained, transfers finished, FraudWatch caught up on every
+    //    group that is not parked. Waits while any of these shrinks (a backlogged consumer is slow,
+    //    not wrong); checks anyway once nothing has shrunk for a while, or at the hard cap.
+    let transfers = await this.transferViews(ctx, run.transfers);
+    const running = () => transfers.filter((t) => outcomeOf(t.view) === 'unfinished');
     let accounts = await this.snapshot(ctx);
     const unflagged = (a: (typeof accounts)[number]) => a.detections.length > 0 && !a.log.some((e) => e.type === 'wallet.account.flagged');
     const behind = () => accounts.filter((a) => !poisonedGroups.has(a.accountId) && ((a.watch?.lastSequence ?? 0) < lastTx(a.log) || unflagged(a)));
@@ -245,11 +294,19 @@ export class WalletFlow implements Flow {
       const fresh = new Map((await this.snapshot(ctx, ids)).map((a) => [a.accountId, a]));
       accounts = accounts.map((a) => fresh.get(a.accountId) ?? a);
     };
-    while (Date.now() < deadline && (statuses.some((s) => !terminal.has(s)) || behind().length > 0)) {
-      ctx.log(`wallet: waiting — ${statuses.filter((s) => !terminal.has(s)).length} transfers running, ${behind().length} accounts behind in FraudWatch or not yet flagged`);
+    const settle = this.settleTracker();
+    for (let poll = 0; ; poll++) {
+      const verdict = settle.observe({ ...(await this.queueDepths(ctx)), 'accounts behind': behind().length, 'transfers running': running().length });
+      if (verdict !== 'waiting') {
+        ctx.log(`wallet: ${verdict === 'settled' ? 'settled' : `not settled (${verdict})`} after ${settle.elapsedSeconds()} s — ${settle.describe()}`);
+        break;
+      }
+      if (poll % 6 === 0) ctx.log(`wallet: waiting — ${settle.describe()}`);
       await sleep(5_000);
-      const lagging = behind().map((a) => a.accountId);
-      [statuses] = await Promise.all([statuses.some((s) => !terminal.has(s)) ? this.transferStatuses(ctx) : statuses, refresh(lagging)]);
+      const stillRunning = running();
+      const updated = stillRunning.length > 0 ? new Map((await this.transferViews(ctx, stillRunning.map((t) => t.transferId))).map((t) => [t.transferId, t])) : new Map<string, TransferRecord>();
+      transfers = transfers.map((t) => updated.get(t.transferId) ?? t);
+      await refresh(behind().map((a) => a.accountId));
     }
 
     // 2. Poison: every one in its DLQ with a reason; the operator discards them, then redrives the
@@ -277,11 +334,17 @@ export class WalletFlow implements Flow {
     await this.discardPoison(flagDlq.url, run.runId);
     const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: fraudWatchDlq.url, sourceQueueUrl: fraudWatchDlq.sourceQueueUrl!, parkedGroups: new ParkedGroups(this.ddb, fraudWatchDlq.stateTableName), runId: `${run.runId}-redrive`, visibilityTimeoutSeconds: 10 });
     ctx.log(`wallet: redrive moved ${report.moved}, released ${report.releasedGroups.length} groups, stuck ${report.stuckGroups.length}`);
-    const caughtUp = () => accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).length === 0;
+    const lagging = () => accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log));
     await refresh([...poisonedGroups]);
-    while (!caughtUp() && Date.now() < deadline + 60_000) {
+    const caughtUp = this.settleTracker();
+    for (;;) {
+      const verdict = caughtUp.observe({ 'FraudWatch queue': await this.depth(ctx.outputs.FraudWatchQueueUrl!, true), 'accounts behind': lagging().length });
+      if (verdict !== 'waiting') {
+        ctx.log(`wallet: after the redrive, ${verdict === 'settled' ? 'caught up' : `not caught up (${verdict})`} in ${caughtUp.elapsedSeconds()} s — ${caughtUp.describe()}`);
+        break;
+      }
       await sleep(3_000);
-      await refresh(accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).map((a) => a.accountId));
+      await refresh(lagging().map((a) => a.accountId));
     }
     accounts = await this.snapshot(ctx); // the final state of every account, for the checks
 
@@ -306,10 +369,11 @@ export class WalletFlow implements Flow {
     add('committed transaction was submitted (acknowledged, or uncertain after a 5xx)', txCount.size, unexplained.length, `unexplained: ${unexplained.slice(0, 5).join(', ')}`);
     add('transaction committed once (0 applied twice)', txCount.size, doubled.length, `doubled: ${doubled.slice(0, 5).join(', ')}`);
 
-    const lagging = accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log));
-    add('FraudWatch applied every committed transaction (0 lost, ordered path)', accounts.length, lagging.length, `behind: ${lagging.slice(0, 5).map((a) => `${a.accountId} ${a.watch?.lastSequence ?? 0}/${lastTx(a.log)}`).join(', ')}`);
+    const behindAtEnd = lagging();
+    add('FraudWatch applied every committed transaction (0 lost, ordered path)', accounts.length, behindAtEnd.length, `behind: ${behindAtEnd.slice(0, 5).map((a) => `${a.accountId} ${a.watch?.lastSequence ?? 0}/${lastTx(a.log)}`).join(', ')}`);
 
     let orderViolations = 0;
+    const outOfOrder = new Set<string>();
     let detectionMismatch = 0;
     let flagMismatch = 0;
     const details: string[] = [];
@@ -326,6 +390,7 @@ export class WalletFlow implements Flow {
       const actual = a.watch?.watch ?? emptyWatch;
       if (JSON.stringify(actual.recent.map((t) => t.transactionId)) !== JSON.stringify(watch.recent.map((t) => t.transactionId)) || JSON.stringify(actual.payeeCountries) !== JSON.stringify(watch.payeeCountries)) {
         orderViolations++;
+        outOfOrder.add(a.accountId);
         details.push(`${a.accountId}: watch differs from the in-order replay`);
       }
       if (a.detections.length !== expected) {
@@ -343,8 +408,7 @@ export class WalletFlow implements Flow {
     add('fraud.detected published exactly as the rules say (0 lost, 0 twice)', accounts.length, detectionMismatch, details.slice(0, 3).join('; '));
     add('each detected account flagged exactly once, or its detection in a DLQ with a reason (fan-out path)', accounts.length, flagMismatch, flagDetails.slice(0, 3).join('; '));
 
-    const unfinished = statuses.filter((s) => !terminal.has(s));
-    add('transfers finished (completed or compensated)', statuses.length, unfinished.length, `still: ${unfinished.slice(0, 5).join(', ')}`);
+    results.push(...transferInvariants(FLOW, transfers));
 
     const store = await import('../../functions/wallet/walletStore');
     const wallet = store.walletStore(this.ddb, undefined, { tableName: ctx.outputs.WalletTableName!, source: 'wallet.accounts' });
@@ -360,7 +424,9 @@ export class WalletFlow implements Flow {
     add('no reservation left open', run.accounts.length, openReservations);
     add('poison messages in a DLQ with a reason', run.poison.length, run.poison.length - found.size, `missing: ${markers.filter((m) => !found.has(m)).slice(0, 5).join(', ')}`);
     const poisoned = accounts.filter((a) => poisonedGroups.has(a.accountId));
-    add('poisoned ordered groups complete in order after redrive', poisoned.length, poisoned.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log)).length + report.stuckGroups.length);
+    const incomplete = poisoned.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log) || outOfOrder.has(a.accountId)).map((a) => `${a.accountId} ${a.watch?.lastSequence ?? 0}/${lastTx(a.log)}${outOfOrder.has(a.accountId) ? ' out of order' : ''}`);
+    const stuck = report.stuckGroups.map((g) => `${g.group} stuck: ${g.reason}`);
+    add('poisoned ordered groups complete in order after redrive', poisoned.length, incomplete.length + stuck.length, [...incomplete, ...stuck].slice(0, 5).join('; '));
     ctx.log(`wallet: ${run.acknowledged.size} transactions acknowledged, ${run.uncertain.size} uncertain, ${run.transfers.length} transfers, ${run.poison.length} poison, ${run.apiErrors} API retries`);
     return results;
   }
