@@ -17,6 +17,7 @@ import { DEFAULT_STAGE, localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient, type ApiAnswer } from '../../scripts/demo/coffeeClient';
 import type { Flow, FlowContext, InvariantResult } from './flow';
 import { poisonMarker } from './poison';
+import { SettleTracker } from './settle';
 
 /**
  * The coffee shop under load and faults. `drive` runs `keys` lanes at once; each lane is a customer
@@ -125,8 +126,10 @@ async function discardPoison(sqs: SQSClient, queueUrl: string): Promise<number> 
 }
 
 export interface CoffeeFlowOptions {
-  /** Longest wait for the system to settle before checking. @default 300 s */
+  /** Longest wait for the system to settle before checking, progress or not. @default 30 min */
   readonly settleTimeoutMs?: number;
+  /** Longest wait without progress (queues shrinking, board revisions growing) before checking anyway. @default 90 s */
+  readonly settleIdleMs?: number;
   /** Longest a staff member keeps retrying one command. @default 90 s */
   readonly commandTimeoutMs?: number;
   /** Every n-th order of a lane is cancelled instead of brewed. @default 10 */
@@ -377,21 +380,32 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
         return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
       };
 
-      /** Settled: the consumers' queues are empty and the run's board rows have not changed for a while (bounded). */
+      /**
+       * Settled: the consumers' queues are empty and the run's board rows have not changed for a
+       * while. Waits as long as the queues shrink or the board moves on (a backlog is slow, not
+       * wrong); checks anyway after no progress for the idle window, or at the cap.
+       */
       async function settle(what: string): Promise<void> {
-        const deadline = Date.now() + (options.settleTimeoutMs ?? 300_000);
+        const tracker = new SettleTracker({ idleMs: options.settleIdleMs ?? 90_000, capMs: options.settleTimeoutMs ?? 30 * 60_000 });
         let last = '';
         let stable = 0;
-        while (Date.now() < deadline) {
+        let revisions = -1;
+        for (;;) {
           const depths = await Promise.all([out.BaristaQueueUrl, out.BoardQueueUrl, out.CounterPickupsQueueUrl, out.OrdersBrewStartedQueueUrl].map(depth));
           const rows = await ofRun(out.BoardTableName);
-          const fingerprint = `${rows.length}:${rows.reduce((sum, row) => sum + Number(row.revision ?? 0), 0)}:${depths.join(',')}`;
+          const revisionSum = rows.reduce((sum, row) => sum + Number(row.revision ?? 0), 0);
+          const fingerprint = `${rows.length}:${revisionSum}:${depths.join(',')}`;
           stable = fingerprint === last && depths.every((d) => d === 0) ? stable + 1 : 0;
           last = fingerprint;
           if (stable >= 4) return;
+          const verdict = tracker.observe({ queued: depths.reduce((a, b) => a + b, 0) }, revisions >= 0 && revisionSum > revisions);
+          revisions = Math.max(revisions, revisionSum);
+          if (verdict === 'stalled' || verdict === 'capped') {
+            ctx.log(`coffee: not settled ${what} (${verdict} after ${tracker.elapsedSeconds()} s; last: ${last}); checking anyway`);
+            return;
+          }
           await sleep(1500);
         }
-        ctx.log(`coffee: not settled ${what} within the bound (last: ${last}); checking anyway`);
       }
 
       /** Every message of the DLQs (bodies and attributes), read without consuming them. */
