@@ -94,7 +94,7 @@ export const PROFILES: Readonly<Record<FaultProfile['name'], FaultProfile>> = {
 };
 
 /** The fault kinds the run must show injected (> 0), for the table and the test. */
-export const FAULT_KINDS = ['throttling', '5xx', 'reset', 'latency', 'partial-batch', 'lost-response', 'duplicate', 'conflict', 'late-answer', 'crash', 'poison'] as const;
+export const FAULT_KINDS = ['throttling', '5xx', 'reset', 'latency', 'partial-batch', 'lost-response', 'duplicate', 'conflict', 'late-answer', 'crash', 'poison', 'redrive-under-load'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Which kind a microburst rule's fired action belongs to (its rule ids above name the kind). */

@@ -125,6 +125,9 @@ export async function runChaos(options: RunOptions): Promise<ChaosReport> {
     for (const line of crashes) crashCounts.set(line.split(' ')[1] ?? '?', (crashCounts.get(line.split(' ')[1] ?? '?') ?? 0) + 1);
     for (const [operation, count] of crashCounts) faults.push({ kind: 'crash', source: 'crash hook', service: 'lambda', operation: `after ${operation}`, count });
     faults.push({ kind: 'poison', source: 'flow', service: 'sqs', operation: 'SendMessage', count: flowPoison.reduce((a, b) => a + b, 0) });
+    for (const flow of flows) for (const f of flow.injected?.() ?? []) faults.push({ ...f, source: 'flow' });
+    const late = layer.lateSagas();
+    if (late.delayedCommands.length + late.heldAnswers.length > 0) log(`late answers: commands delayed for ${late.delayedCommands.join(', ') || 'none'}; answers held for ${late.heldAnswers.join(', ') || 'none'}`);
     return { profile: options.profile.name, flows: flows.map((f) => f.name), faults: merged(faults), invariants, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     process.off('SIGINT', onSignal);

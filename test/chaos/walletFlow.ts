@@ -6,7 +6,7 @@
  */
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
@@ -18,8 +18,8 @@ import { emptyWatch, watchTransaction, type AccountWatch } from '../../functions
 import { TransactionAddedV2 } from '../../functions/wallet/schemas';
 import { TRANSFER_STEP_TIMEOUT_SECONDS } from '../../functions/wallet/transferSaga';
 import { localApiUrl } from '../../localstack/endpoints';
-import type { Flow, FlowContext, InvariantResult } from './flow';
-import { findPoison, poisonMarker, poisonPrefix } from './poison';
+import type { Flow, FlowContext, FlowFault, InvariantResult } from './flow';
+import { findPoison, poisonMarker, poisonPrefix, type DeadLetter } from './poison';
 import { SettleTracker } from './settle';
 import { outcomeOf, TransferView, transferInvariants, type TransferRecord } from './transferOutcomes';
 
@@ -44,7 +44,16 @@ interface Run {
   apiErrors: number;
   /** Events submitted (the settle's hard cap grows with them). */
   submitted: number;
+  /** Poison markers seen dead-lettered with a reason before the end (the live redrive discards them). */
+  readonly foundEarly: Set<string>;
+  /** The redrive run during the drive, once it ran. */
+  liveRedrive?: { group: string; divertedBefore: number; moved: number; released: string[]; stuck: string[]; error?: string };
 }
+
+/** The live redrive waits at most this long for a poisoned group to divert messages behind its poison. */
+const LIVE_REDRIVE_WAIT_MS = 180_000;
+/** Messages a poisoned group must have diverted before the live redrive: a backlog behind the poison. */
+const LIVE_REDRIVE_MIN_DIVERTED = 2;
 
 export interface WalletFlowOptions {
   /**
@@ -136,7 +145,7 @@ export class WalletFlow implements Flow {
 
   async drive(ctx: FlowContext, opts: { events: number; keys: number; poison: number; onProgress: (submitted: number) => void }): Promise<void> {
     const runId = `chaos${Date.now().toString(36)}`;
-    const run: Run = { runId, accounts: Array.from({ length: opts.keys }, (_, i) => `${runId}-a${i}`), acknowledged: new Map(), uncertain: new Set(), transfers: [], poison: [], apiErrors: 0, submitted: 0 };
+    const run: Run = { runId, accounts: Array.from({ length: opts.keys }, (_, i) => `${runId}-a${i}`), acknowledged: new Map(), uncertain: new Set(), transfers: [], poison: [], apiErrors: 0, submitted: 0, foundEarly: new Set() };
     this.run = run;
     const call = this.api(ctx);
     /** Adds a transaction once (no retry): acknowledged on 201, uncertain on 5xx or no answer. */
@@ -169,6 +178,9 @@ export class WalletFlow implements Flow {
     const pick = () => run.accounts[Math.floor(this.random() * run.accounts.length)]!;
     const fraudWatchQueue = ctx.outputs.FraudWatchQueueUrl!;
     const flagQueue = await this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue');
+    /** Real accounts whose FraudWatch group was poisoned (parked until a redrive). */
+    const poisonedAccounts: string[] = [];
+    let live: Promise<unknown> | undefined;
     await pool(work, 8, async ({ kind, n }) => {
       if (kind === 'tx') {
         const accountId = pick();
@@ -189,6 +201,11 @@ export class WalletFlow implements Flow {
           const group = n % 4 === 0 ? run.accounts[n % run.accounts.length]! : `${runId}-poison-${n}`;
           await this.sqs.send(new SendMessageCommand({ QueueUrl: fraudWatchQueue, MessageBody: `{"${marker}": `, MessageGroupId: group, MessageDeduplicationId: `${runId}-poison-${n}` }));
           run.poison.push({ queue: 'fraud-watch', marker, group });
+          if (n % 4 === 0 && !poisonedAccounts.includes(group)) {
+            poisonedAccounts.push(group);
+            // Runs beside the load (a rejection is kept for the end of the drive, not left unhandled).
+            live ??= this.redriveWhileLive(ctx, run, poisonedAccounts, transact).then(() => undefined, (error: unknown) => error);
+          }
         } else {
           await this.sqs.send(new SendMessageCommand({ QueueUrl: flagQueue, MessageBody: JSON.stringify({ specversion: '1.0', note: marker }) }));
           run.poison.push({ queue: 'flag-on-fraud', marker });
@@ -196,6 +213,70 @@ export class WalletFlow implements Flow {
       }
       progress();
     });
+    const failed = await live;
+    if (failed !== undefined) throw failed;
+  }
+
+  /** The FraudWatch dead-letter queue (FIFO), its source queue and the consumer's parked groups. */
+  private async fraudWatchDeadLetters(ctx: FlowContext) {
+    const dlq = (await discoverDeadLetterQueues(this.sqs, this.lambda)).find((q) => q.sourceQueueUrl === ctx.outputs.FraudWatchQueueUrl);
+    if (!dlq?.stateTableName || !dlq.sourceQueueUrl) throw new Error('the FraudWatch dead-letter queue (with its parked groups) was not found');
+    return { url: dlq.url, sourceQueueUrl: dlq.sourceQueueUrl, parkedGroups: new ParkedGroups(this.ddb, dlq.stateTableName) };
+  }
+
+  /**
+   * An operator's redrive while the system is live: once a poisoned group has diverted messages
+   * behind its poison, the poison is discarded and the DLQ redriven with the toolkit's `redrive()`,
+   * while transactions keep arriving for the poisoned accounts (one every 2 s each, from the first
+   * poison until 5 s after the redrive). The final redrive at the end of the check still follows.
+   */
+  private async redriveWhileLive(ctx: FlowContext, run: Run, poisoned: readonly string[], transact: (accountId: string, transactionId: string, amount: number) => Promise<void>): Promise<void> {
+    let stop = false;
+    let trickled = 0;
+    const trickle = (async () => {
+      while (!stop) {
+        for (const accountId of [...poisoned]) await transact(accountId, `${run.runId}-live${trickled++}`, 100 + Math.floor(this.random() * 1_000)).catch(() => undefined);
+        await sleep(2_000);
+      }
+    })();
+    try {
+      const dlq = await this.fraudWatchDeadLetters(ctx);
+      const deadline = Date.now() + LIVE_REDRIVE_WAIT_MS;
+      let ready: { group: string; diverted: number } | undefined;
+      while (!ready && Date.now() < deadline) {
+        for (const group of [...poisoned]) {
+          const park = await dlq.parkedGroups.get(group);
+          if (park && park.diverted >= LIVE_REDRIVE_MIN_DIVERTED) ready = park;
+        }
+        if (!ready) await sleep(2_000);
+      }
+      if (!ready) {
+        ctx.log(`wallet: no poisoned group diverted ${LIVE_REDRIVE_MIN_DIVERTED} messages within ${LIVE_REDRIVE_WAIT_MS / 1000} s: no redrive during the drive`);
+        return;
+      }
+      // The operator reads the reasons, discards the poison, and redrives (as `npm run ops -- redrive` does).
+      for (const marker of findPoison(run.poison.map((p) => p.marker), await this.discardPoison(dlq.url, run.runId)).found) run.foundEarly.add(marker);
+      ctx.log(`wallet: redriving the FraudWatch DLQ during the drive (${ready.group} has ${ready.diverted} diverted)`);
+      try {
+        const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: dlq.url, sourceQueueUrl: dlq.sourceQueueUrl, parkedGroups: dlq.parkedGroups, runId: `${run.runId}-redrive-live`, visibilityTimeoutSeconds: 10 });
+        run.liveRedrive = { group: ready.group, divertedBefore: ready.diverted, moved: report.moved, released: report.releasedGroups, stuck: report.stuckGroups.map((g) => g.group) };
+      } catch (error) {
+        run.liveRedrive = { group: ready.group, divertedBefore: ready.diverted, moved: 0, released: [], stuck: [], error: error instanceof Error ? error.message : String(error) };
+      }
+      const r = run.liveRedrive;
+      ctx.log(`wallet: the redrive during the drive moved ${r.moved}, released ${r.released.length} groups, stuck ${r.stuck.length}${r.error ? ` — failed: ${r.error}` : ''}`);
+      await sleep(5_000); // events keep arriving after the park is lifted
+    } finally {
+      stop = true;
+      await trickle;
+      ctx.log(`wallet: ${trickled} transactions added to the poisoned accounts while they were parked and redriven`);
+    }
+  }
+
+  /** Faults this flow injected itself, beyond the poison: the redrive during the drive. */
+  injected(): FlowFault[] {
+    const live = this.run?.liveRedrive;
+    return live && live.moved > 0 && !live.error ? [{ kind: 'redrive-under-load', service: 'sqs', operation: 'redrive FraudWatch DLQ mid-drive', count: 1 }] : [];
   }
 
   /** The account's wallet events, in commit order, from its log (the outbox, kept for good). */
@@ -316,7 +397,7 @@ export class WalletFlow implements Flow {
     const flagQueue = await this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue');
     const flagDlq = dlqs.find((q) => q.sourceQueueUrl === flagQueue);
     if (!fraudWatchDlq?.stateTableName || !flagDlq) throw new Error('the wallet consumers’ dead-letter queues were not found');
-    const found = new Set<string>();
+    const found = new Set<string>(run.foundEarly); // the live redrive's operator discarded those after reading them
     /** Detections FlagOnFraud dead-lettered with a reason (accounted for: in a DLQ, not lost). */
     const flagDeadLetters = new Set<string>();
     // A consumer's own send to its DLQ may meet faults too; it is retried with backoff, so allow for it.
@@ -330,8 +411,7 @@ export class WalletFlow implements Flow {
       }
       if (found.size < run.poison.length) await sleep(2_000);
     }
-    await this.discardPoison(fraudWatchDlq.url, run.runId);
-    await this.discardPoison(flagDlq.url, run.runId);
+    for (const url of [fraudWatchDlq.url, flagDlq.url]) for (const marker of findPoison(markers, await this.discardPoison(url, run.runId)).found) found.add(marker);
     const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: fraudWatchDlq.url, sourceQueueUrl: fraudWatchDlq.sourceQueueUrl!, parkedGroups: new ParkedGroups(this.ddb, fraudWatchDlq.stateTableName), runId: `${run.runId}-redrive`, visibilityTimeoutSeconds: 10 });
     ctx.log(`wallet: redrive moved ${report.moved}, released ${report.releasedGroups.length} groups, stuck ${report.stuckGroups.length}`);
     const lagging = () => accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log));
@@ -425,28 +505,35 @@ export class WalletFlow implements Flow {
     add('poison messages in a DLQ with a reason', run.poison.length, run.poison.length - found.size, `missing: ${markers.filter((m) => !found.has(m)).slice(0, 5).join(', ')}`);
     const poisoned = accounts.filter((a) => poisonedGroups.has(a.accountId));
     const incomplete = poisoned.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log) || outOfOrder.has(a.accountId)).map((a) => `${a.accountId} ${a.watch?.lastSequence ?? 0}/${lastTx(a.log)}${outOfOrder.has(a.accountId) ? ' out of order' : ''}`);
+    if (run.liveRedrive) {
+      const live = run.liveRedrive;
+      add('the redrive during the drive finished (backlog moved back, parks released or kept)', 1, live.error ? 1 : 0, `${live.group} (${live.divertedBefore} diverted): ${live.error ?? ''}`);
+    }
     const stuck = report.stuckGroups.map((g) => `${g.group} stuck: ${g.reason}`);
     add('poisoned ordered groups complete in order after redrive', poisoned.length, incomplete.length + stuck.length, [...incomplete, ...stuck].slice(0, 5).join('; '));
     ctx.log(`wallet: ${run.acknowledged.size} transactions acknowledged, ${run.uncertain.size} uncertain, ${run.transfers.length} transfers, ${run.poison.length} poison, ${run.apiErrors} API retries`);
     return results;
   }
 
-  /** Deletes this run's poison messages from a DLQ (what an operator does after reading the reason). */
-  private async discardPoison(queueUrl: string, runId: string): Promise<void> {
+  /** Deletes this run's poison messages from a DLQ (what an operator does after reading the reason); returns what it deleted. */
+  private async discardPoison(queueUrl: string, runId: string): Promise<DeadLetter[]> {
+    const deleted: DeadLetter[] = [];
     for (let round = 0; round < 50; round++) {
-      const { Messages = [] } = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 5 }));
-      if (Messages.length === 0) return;
-      let deleted = 0;
+      const { Messages = [] } = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 5, MessageAttributeNames: ['All'] }));
+      if (Messages.length === 0) return deleted;
+      let deletedNow = 0;
       for (const m of Messages) {
         if (m.Body?.includes(poisonPrefix(runId))) {
           await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-          deleted++;
+          deleted.push({ body: m.Body, hasReason: Boolean(m.MessageAttributes?.errorName?.StringValue) });
+          deletedNow++;
         } else {
           // not ours or not poison: visible again at once, for the redrive
-          await this.sqs.send(new (await import('@aws-sdk/client-sqs')).ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+          await this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
         }
       }
-      if (deleted === 0 && round > 2) return;
+      if (deletedNow === 0 && round > 2) return deleted;
     }
+    return deleted;
   }
 }
