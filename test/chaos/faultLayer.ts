@@ -25,6 +25,9 @@ import * as z from 'zod';
 
 export type LayerFaultKind = 'partial-batch' | 'lost-response' | 'duplicate' | 'conflict' | 'late-answer';
 
+/** Answers of a held saga this soon after its first held one are its repeats: held with it. */
+export const ANSWER_REPEAT_WINDOW_MS = 10_000;
+
 /** SQS's longest per-message delay. */
 export const MAX_SQS_DELAY_SECONDS = 900;
 
@@ -38,7 +41,7 @@ export interface LateAnswers {
   readonly delaySeconds: number;
   /** SendMessage of a saga command of this `type`: its first attempt gets `DelaySeconds` (re-sends and later attempts do not). */
   readonly command?: { readonly type: string; readonly every: number; readonly max: number };
-  /** PutEvents entries of this event type (the step's answer): the first such event of a chosen saga is held back, then published. */
+  /** PutEvents entries of this event type (the step's answer): a chosen saga's first answer (and its repeats) is held back, then published. */
   readonly answer?: { readonly eventType: string; readonly correlateBy: string; readonly every: number; readonly max: number };
 }
 
@@ -125,10 +128,13 @@ export class FaultLayer {
   private readonly upstream: URL;
   private readonly delayedCommands: Chooser | undefined;
   private readonly heldAnswers: Chooser | undefined;
-  /** Saga id → the event id of its held answer (copies of that event are held too; later answers are not). */
-  private readonly heldEventOf = new Map<string, string>();
-  /** Held event id → when it is published. */
-  private readonly releaseAt = new Map<string, number>();
+  /**
+   * Saga id → when its first answer was held, and when it is published. Answers of that saga within
+   * ANSWER_REPEAT_WINDOW_MS of the first (its copies, and the answers to a repeated delivery of the
+   * same command) are held until the same time; a later answer (to a re-sent attempt, one step
+   * timeout later at least) goes through.
+   */
+  private readonly heldAnswerOf = new Map<string, { firstAt: number; due: number }>();
   /** Held entries waiting for their time (flushed by close()). */
   private readonly pending = new Set<{ timer: NodeJS.Timeout; deliver: () => Promise<void> }>();
 
@@ -136,6 +142,7 @@ export class FaultLayer {
     upstream: string,
     private rates: LayerRates,
     private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
   ) {
     this.upstream = new URL(upstream);
     if (this.upstream.hostname !== '127.0.0.1') throw new Error(`the fault layer forwards to loopback only, not ${upstream}`);
@@ -294,9 +301,8 @@ export class FaultLayer {
       if (!envelope.success || typeof sagaId !== 'string') return undefined;
       // A saga whose command was delayed answers late already: not chosen twice.
       if (!this.heldAnswers!.choose(sagaId, !this.delayedCommands?.chosen.has(sagaId))) return undefined;
-      const eventId = this.heldEventOf.get(sagaId) ?? envelope.data.id;
-      this.heldEventOf.set(sagaId, eventId);
-      return eventId === envelope.data.id ? { sagaId, eventId } : undefined; // a later answer (a re-sent step's) goes through
+      const first = this.heldAnswerOf.get(sagaId);
+      return first === undefined || this.now() - first.firstAt < ANSWER_REPEAT_WINDOW_MS ? { sagaId } : undefined;
     });
     if (!held.some(Boolean)) return undefined;
 
@@ -311,10 +317,13 @@ export class FaultLayer {
     const line: RequestLine = { method: req.method, url: req.url, headers: { ...req.headers } };
     for (const [i, h] of held.entries()) {
       if (!h) continue;
-      if (!this.releaseAt.has(h.eventId)) this.count('late-answer', 'events', `PutEvents ${rule.eventType} held ${this.rates.lateAnswers!.delaySeconds} s`);
-      const due = this.releaseAt.get(h.eventId) ?? Date.now() + this.rates.lateAnswers!.delaySeconds * 1000;
-      this.releaseAt.set(h.eventId, due);
-      this.publishLater(line, parsed.data, entries[i]!, due);
+      let first = this.heldAnswerOf.get(h.sagaId);
+      if (!first) {
+        first = { firstAt: this.now(), due: this.now() + this.rates.lateAnswers!.delaySeconds * 1000 };
+        this.heldAnswerOf.set(h.sagaId, first);
+        this.count('late-answer', 'events', `PutEvents ${rule.eventType} held ${this.rates.lateAnswers!.delaySeconds} s`);
+      }
+      this.publishLater(line, parsed.data, entries[i]!, first.due);
     }
     return { upstream, body: Buffer.from(JSON.stringify({ ...got, Entries: merged })) };
   }
@@ -332,7 +341,7 @@ export class FaultLayer {
     const item = { timer: setTimeout(() => {
       this.pending.delete(item);
       void deliver();
-    }, Math.max(0, due - Date.now())), deliver };
+    }, Math.max(0, due - this.now())), deliver };
     this.pending.add(item);
   }
 

@@ -10,7 +10,7 @@ import { DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FaultLayer, transactionConflictBody, type LayerRates } from '../chaos/faultLayer';
+import { ANSWER_REPEAT_WINDOW_MS, FaultLayer, transactionConflictBody, type LayerRates } from '../chaos/faultLayer';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const region = 'us-east-1';
@@ -71,6 +71,9 @@ afterEach(async () => {
 
 const sagaCommand = (sagaId: string, type: string, attempt: number, phase = 'forward') =>
   JSON.stringify({ kind: 'saga.command', commandId: `${sagaId}/step/${phase}/${attempt}`, saga: 'wallet.transfers', sagaId, step: 'confirm', phase, attempt, type, data: { transferId: sagaId }, sentAt: new Date().toISOString() });
+
+/** The event ids of each PutEvents that reached the upstream, in order. */
+const ids = (from: Upstream) => from.ofOperation('PutEvents').map((r) => (r.body.Entries as Array<{ Detail: string }>).map((e) => (JSON.parse(e.Detail) as { id: string }).id));
 
 const answer = (id: string, transferId: string, type = 'wallet.funds.reservation.confirmed') => ({
   Source: 'wallet.accounts',
@@ -149,29 +152,31 @@ describe('the fault layer: late answers of saga steps', () => {
     expect(layer.faults()).toEqual([expect.objectContaining({ kind: 'late-answer', service: 'sqs', operation: 'SendMessage ConfirmReservation +45 s', count: 2 })]);
   });
 
-  it('holds a chosen saga’s first answer back, reports it published, and publishes it after the delay; a later answer of the same saga goes through', async () => {
-    // arrange
-    layer = new FaultLayer(upstream.url, { ...NONE, lateAnswers: { delaySeconds: 1, answer: { eventType: 'wallet.funds.reservation.confirmed', correlateBy: 'transferId', every: 1, max: 1 } } });
+  it('holds a chosen saga’s first answer (and its repeats) back, reports it published, and publishes it after the delay; a later answer goes through', async () => {
+    // arrange: a clock the test can move on (timers still run in real time)
+    let skew = 0;
+    const now = () => Date.now() + skew;
+    layer = new FaultLayer(upstream.url, { ...NONE, lateAnswers: { delaySeconds: 1, answer: { eventType: 'wallet.funds.reservation.confirmed', correlateBy: 'transferId', every: 1, max: 1 } } }, Math.random, now);
     const events = new EventBridgeClient({ endpoint: await layer.listen(), credentials, region });
 
-    // act: a batch with the answer between two other events
+    // act: a batch with the answer between two other events …
     const first = await events.send(new PutEventsCommand({ Entries: [answer('x1', 'other', 'wallet.transaction.added'), answer('c1', 't1'), answer('x2', 'other', 'wallet.funds.reserved')] }));
-    const now = upstream.ofOperation('PutEvents').flatMap((r) => (r.body.Entries as Array<{ Detail: string }>).map((e) => (JSON.parse(e.Detail) as { id: string }).id));
+    const now1 = ids(upstream);
     const retried = await events.send(new PutEventsCommand({ Entries: [answer('c1', 't1')] })); // the relay publishing the same event again
-    const later = await events.send(new PutEventsCommand({ Entries: [answer('c2', 't1')] })); // the answer to a re-sent attempt
-    const beforeRelease = upstream.ofOperation('PutEvents').length;
+    const repeated = await events.send(new PutEventsCommand({ Entries: [answer('c1b', 't1')] })); // the answer to the same command delivered twice
+    skew = ANSWER_REPEAT_WINDOW_MS + 1; // … and a step timeout later, the answer to a re-sent attempt
+    const later = await events.send(new PutEventsCommand({ Entries: [answer('c2', 't1')] }));
+    const beforeRelease = ids(upstream);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
 
-    // assert: every entry reported published, in place; the held one reached the upstream only after the delay
+    // assert: every entry reported published, in place; the held ones reached the upstream only after the delay
     expect(first.FailedEntryCount).toBe(0);
     expect(first.Entries).toHaveLength(3);
     expect(first.Entries?.every((e) => typeof e.EventId === 'string' && e.EventId.length > 0)).toBe(true);
-    expect(retried.FailedEntryCount).toBe(0);
-    expect(later.FailedEntryCount).toBe(0);
-    expect(now).toEqual(['x1', 'x2']);
-    expect(beforeRelease).toBe(2); // the first batch's rest, and c2
-    const ids = upstream.ofOperation('PutEvents').map((r) => (r.body.Entries as Array<{ Detail: string }>).map((e) => (JSON.parse(e.Detail) as { id: string }).id));
-    expect(ids).toEqual([['x1', 'x2'], ['c2'], ['c1'], ['c1']]);
+    expect([retried, repeated, later].map((a) => a.FailedEntryCount)).toEqual([0, 0, 0]);
+    expect(now1).toEqual([['x1', 'x2']]);
+    expect(beforeRelease).toEqual([['x1', 'x2'], ['c2']]);
+    expect(ids(upstream)).toEqual([['x1', 'x2'], ['c2'], ['c1'], ['c1'], ['c1b']]);
     expect(layer.lateSagas().heldAnswers).toEqual(['t1']);
     expect(layer.faults()).toEqual([expect.objectContaining({ kind: 'late-answer', service: 'events', operation: 'PutEvents wallet.funds.reservation.confirmed held 1 s', count: 1 })]);
   });
@@ -195,8 +200,7 @@ describe('the fault layer: late answers of saga steps', () => {
 
     // assert: t1's answer went at once (its command was late already), t2's was held, then flushed by close()
     expect(published).toBe(1);
-    const ids = upstream.ofOperation('PutEvents').map((r) => (r.body.Entries as Array<{ Detail: string }>).map((e) => (JSON.parse(e.Detail) as { id: string }).id));
-    expect(ids).toEqual([['c1'], ['c2']]);
+    expect(ids(upstream)).toEqual([['c1'], ['c2']]);
   });
 
   it('refuses a delay SQS cannot take', () => {
