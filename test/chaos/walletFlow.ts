@@ -235,7 +235,9 @@ export class WalletFlow implements Flow {
     let trickled = 0;
     const trickle = (async () => {
       while (!stop) {
-        for (const accountId of [...poisoned]) await transact(accountId, `${run.runId}-live${trickled++}`, 100 + Math.floor(this.random() * 1_000)).catch(() => undefined);
+        for (const accountId of [...poisoned]) {
+          await transact(accountId, `${run.runId}-live${trickled++}`, 100 + Math.floor(this.random() * 1_000)).catch((error: unknown) => ctx.log(`wallet: a transaction to a poisoned account failed: ${String(error).slice(0, 200)}`));
+        }
         await sleep(2_000);
       }
     })();
