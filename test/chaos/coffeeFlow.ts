@@ -128,7 +128,11 @@ async function discardPoison(sqs: SQSClient, queueUrl: string): Promise<number> 
 export interface CoffeeFlowOptions {
   /** Longest wait for the system to settle before checking, progress or not. @default 30 min */
   readonly settleTimeoutMs?: number;
-  /** Longest wait without progress (queues shrinking, board revisions growing) before checking anyway. @default 90 s */
+  /**
+   * Longest wait without progress (queues shrinking, board revisions growing) before checking anyway:
+   * longer than the consumer queues' visibility timeouts (a failed message may stay hidden that long).
+   * @default the longest visibility timeout + 30 s
+   */
   readonly settleIdleMs?: number;
   /** Longest a staff member keeps retrying one command. @default 90 s */
   readonly commandTimeoutMs?: number;
@@ -386,12 +390,14 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
        * wrong); checks anyway after no progress for the idle window, or at the cap.
        */
       async function settle(what: string): Promise<void> {
-        const tracker = new SettleTracker({ idleMs: options.settleIdleMs ?? 90_000, capMs: options.settleTimeoutMs ?? 30 * 60_000 });
+        const queues = [out.BaristaQueueUrl, out.BoardQueueUrl, out.CounterPickupsQueueUrl, out.OrdersBrewStartedQueueUrl];
+        const visibility = await Promise.all(queues.map(async (QueueUrl) => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['VisibilityTimeout'] }))).Attributes?.VisibilityTimeout ?? 30)));
+        const tracker = new SettleTracker({ idleMs: options.settleIdleMs ?? (Math.max(...visibility) + 30) * 1000, capMs: options.settleTimeoutMs ?? 30 * 60_000 });
         let last = '';
         let stable = 0;
         let revisions = -1;
         for (;;) {
-          const depths = await Promise.all([out.BaristaQueueUrl, out.BoardQueueUrl, out.CounterPickupsQueueUrl, out.OrdersBrewStartedQueueUrl].map(depth));
+          const depths = await Promise.all(queues.map(depth));
           const rows = await ofRun(out.BoardTableName);
           const revisionSum = rows.reduce((sum, row) => sum + Number(row.revision ?? 0), 0);
           const fingerprint = `${rows.length}:${revisionSum}:${depths.join(',')}`;

@@ -58,8 +58,9 @@ const LIVE_REDRIVE_MIN_DIVERTED = 2;
 export interface WalletFlowOptions {
   /**
    * Longest wait without progress before checking anyway. Longer than a saga step's timeout (and a
-   * late answer's delay, 15 s past it): a transfer waiting for its timer makes no visible progress.
-   * @default max(60 s, step timeout + 30 s)
+   * late answer's delay, 15 s past it: a transfer waiting for its timer makes no visible progress)
+   * and than the consumer queues' visibility timeouts (a failed message may stay hidden that long).
+   * @default max(step timeout, longest visibility timeout) + 30 s
    */
   readonly settleIdleMs?: number;
   /** Longest wait in all. @default 1 s per event submitted, between 5 and 90 minutes */
@@ -333,26 +334,36 @@ export class WalletFlow implements Flow {
     return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + (delayed ? Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0) : 0);
   }
 
+  /** The consumers' queues, for the settle. */
+  private async consumerQueues(ctx: FlowContext) {
+    const [flagOnFraud, saga] = await Promise.all([this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue'), this.resource('TransfersRunnerQueue', 'AWS::SQS::Queue')]);
+    return { fraudWatch: ctx.outputs.FraudWatchQueueUrl!, flagOnFraud, commands: ctx.outputs.CommandQueueUrl!, saga };
+  }
+
   /**
-   * The consumers' queues, for the settle. Delayed messages count on the command queue (a late
-   * command still changes balances) but not on the saga's own queue (the timers of finished
-   * transfers: a running one is counted as running).
+   * Their depths. Delayed messages count on the command queue (a late command still changes
+   * balances) but not on the saga's own queue (the timers of finished transfers: a running one is
+   * counted as running).
    */
   private async queueDepths(ctx: FlowContext): Promise<Record<string, number>> {
-    const [flag, saga] = await Promise.all([this.resource('FlagOnFraudQueue', 'AWS::SQS::Queue'), this.resource('TransfersRunnerQueue', 'AWS::SQS::Queue')]);
+    const queues = await this.consumerQueues(ctx);
     const [fraudWatch, flagOnFraud, commands, transfers] = await Promise.all([
-      this.depth(ctx.outputs.FraudWatchQueueUrl!, true),
-      this.depth(flag, true),
-      this.depth(ctx.outputs.CommandQueueUrl!, true),
-      this.depth(saga, false),
+      this.depth(queues.fraudWatch, true),
+      this.depth(queues.flagOnFraud, true),
+      this.depth(queues.commands, true),
+      this.depth(queues.saga, false),
     ]);
     return { 'FraudWatch queue': fraudWatch, 'FlagOnFraud queue': flagOnFraud, 'command queue': commands, 'saga queue': transfers };
   }
 
-  private settleTracker(): SettleTracker {
+  private async settleTracker(ctx: FlowContext): Promise<SettleTracker> {
     const submitted = this.run?.submitted ?? 0;
+    const visibility = await Promise.all(Object.values(await this.consumerQueues(ctx)).map(async (QueueUrl) => {
+      const { Attributes = {} } = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['VisibilityTimeout'] }));
+      return Number(Attributes.VisibilityTimeout ?? 30);
+    }));
     return new SettleTracker({
-      idleMs: this.options.settleIdleMs ?? Math.max(60_000, (TRANSFER_STEP_TIMEOUT_SECONDS + 30) * 1000),
+      idleMs: this.options.settleIdleMs ?? (Math.max(TRANSFER_STEP_TIMEOUT_SECONDS, ...visibility) + 30) * 1000,
       capMs: this.options.settleCapMs ?? Math.min(90 * 60_000, Math.max(5 * 60_000, submitted * 1000)),
     });
   }
@@ -377,7 +388,7 @@ export class WalletFlow implements Flow {
       const fresh = new Map((await this.snapshot(ctx, ids)).map((a) => [a.accountId, a]));
       accounts = accounts.map((a) => fresh.get(a.accountId) ?? a);
     };
-    const settle = this.settleTracker();
+    const settle = await this.settleTracker(ctx);
     for (let poll = 0; ; poll++) {
       const verdict = settle.observe({ ...(await this.queueDepths(ctx)), 'accounts behind': behind().length, 'transfers running': running().length });
       if (verdict !== 'waiting') {
@@ -418,7 +429,7 @@ export class WalletFlow implements Flow {
     ctx.log(`wallet: redrive moved ${report.moved}, released ${report.releasedGroups.length} groups, stuck ${report.stuckGroups.length}`);
     const lagging = () => accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log));
     await refresh([...poisonedGroups]);
-    const caughtUp = this.settleTracker();
+    const caughtUp = await this.settleTracker(ctx);
     for (;;) {
       const verdict = caughtUp.observe({ 'FraudWatch queue': await this.depth(ctx.outputs.FraudWatchQueueUrl!, true), 'accounts behind': lagging().length });
       if (verdict !== 'waiting') {
