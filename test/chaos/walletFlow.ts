@@ -469,7 +469,8 @@ export class WalletFlow implements Flow {
     const outOfOrder = new Set<string>();
     let detectionMismatch = 0;
     let flagMismatch = 0;
-    const details: string[] = [];
+    const orderDetails: string[] = [];
+    const detectionDetails: string[] = [];
     const flagDetails: string[] = [];
     for (const a of accounts) {
       let watch: AccountWatch = emptyWatch;
@@ -484,11 +485,11 @@ export class WalletFlow implements Flow {
       if (JSON.stringify(actual.recent.map((t) => t.transactionId)) !== JSON.stringify(watch.recent.map((t) => t.transactionId)) || JSON.stringify(actual.payeeCountries) !== JSON.stringify(watch.payeeCountries)) {
         orderViolations++;
         outOfOrder.add(a.accountId);
-        details.push(`${a.accountId}: watch differs from the in-order replay`);
+        orderDetails.push(`${a.accountId}: watch differs from the in-order replay`);
       }
       if (a.detections.length !== expected) {
         detectionMismatch++;
-        details.push(`${a.accountId}: ${a.detections.length} detections, replay says ${expected}`);
+        detectionDetails.push(`${a.accountId}: ${a.detections.length} detections, replay says ${expected}`);
       }
       const flagged = a.log.filter((e) => e.type === 'wallet.account.flagged').length;
       const flagDeadLettered = flagged === 0 && [...flagDeadLetters].some((body) => body.includes(`"${a.accountId}"`));
@@ -497,8 +498,8 @@ export class WalletFlow implements Flow {
         flagDetails.push(`${a.accountId}: flagged ${flagged}×, ${expected} detection(s) by the rules, ${a.detections.length} published`);
       }
     }
-    add('FraudWatch state equals the in-order replay of the log (0 per-key order violations)', accounts.length, orderViolations, details.slice(0, 3).join('; '));
-    add('fraud.detected published exactly as the rules say (0 lost, 0 twice)', accounts.length, detectionMismatch, details.slice(0, 3).join('; '));
+    add('FraudWatch state equals the in-order replay of the log (0 per-key order violations)', accounts.length, orderViolations, orderDetails.slice(0, 3).join('; '));
+    add('fraud.detected published exactly as the rules say (0 lost, 0 twice)', accounts.length, detectionMismatch, detectionDetails.slice(0, 3).join('; '));
     add('each detected account flagged exactly once, or its detection in a DLQ with a reason (fan-out path)', accounts.length, flagMismatch, flagDetails.slice(0, 3).join('; '));
 
     results.push(...transferInvariants(FLOW, transfers));
