@@ -156,9 +156,11 @@ export function faultsByKind(report: ChaosReport): Record<FaultKind, number> {
 }
 
 export function formatReport(report: ChaosReport): string {
-  const lines = [`chaos (${report.profile}): flows ${report.flows.join(', ')} in ${report.seconds} s`, '', 'Faults injected', 'kind           source      service   operation                       count'];
+  const width = (values: string[], min: number) => Math.max(min, ...values.map((v) => v.length));
+  const [kindW, sourceW, serviceW, operationW] = [width(report.faults.map((f) => f.kind), 4), width(report.faults.map((f) => f.source), 6), width(report.faults.map((f) => f.service), 7), width(report.faults.map((f) => f.operation), 9)];
+  const lines = [`chaos (${report.profile}): flows ${report.flows.join(', ')} in ${report.seconds} s`, '', 'Faults injected', `${'kind'.padEnd(kindW)} ${'source'.padEnd(sourceW)} ${'service'.padEnd(serviceW)} ${'operation'.padEnd(operationW)} count`];
   for (const f of [...report.faults].sort((a, b) => a.kind.localeCompare(b.kind) || b.count - a.count)) {
-    lines.push(`${f.kind.padEnd(14)} ${f.source.padEnd(11)} ${f.service.padEnd(9)} ${f.operation.padEnd(31)} ${String(f.count).padStart(5)}`);
+    lines.push(`${f.kind.padEnd(kindW)} ${f.source.padEnd(sourceW)} ${f.service.padEnd(serviceW)} ${f.operation.padEnd(operationW)} ${String(f.count).padStart(5)}`);
   }
   lines.push('', 'Invariants', 'flow     checked  violations  invariant');
   for (const r of report.invariants) lines.push(`${r.flow.padEnd(8)} ${String(r.checked).padStart(7)}  ${String(r.violations).padStart(10)}  ${r.invariant}${r.detail ? ` — ${r.detail}` : ''}`);
