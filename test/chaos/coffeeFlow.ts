@@ -16,6 +16,8 @@ import { peekMessages, redrive } from '../../functions/toolkit/redrive';
 import { DEFAULT_STAGE, localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient, type ApiAnswer } from '../../scripts/demo/coffeeClient';
 import type { Flow, FlowContext, InvariantResult } from './flow';
+import { poisonMarker } from './poison';
+import { SettleTracker } from './settle';
 
 /**
  * The coffee shop under load and faults. `drive` runs `keys` lanes at once; each lane is a customer
@@ -124,8 +126,14 @@ async function discardPoison(sqs: SQSClient, queueUrl: string): Promise<number> 
 }
 
 export interface CoffeeFlowOptions {
-  /** Longest wait for the system to settle before checking. @default 300 s */
+  /** Longest wait for the system to settle before checking, progress or not. @default 30 min */
   readonly settleTimeoutMs?: number;
+  /**
+   * Longest wait without progress (queues shrinking, board revisions growing) before checking anyway:
+   * longer than the consumer queues' visibility timeouts (a failed message may stay hidden that long).
+   * @default the longest visibility timeout + 30 s
+   */
+  readonly settleIdleMs?: number;
   /** Longest a staff member keeps retrying one command. @default 90 s */
   readonly commandTimeoutMs?: number;
   /** Every n-th order of a lane is cancelled instead of brewed. @default 10 */
@@ -230,7 +238,8 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
   }
 
   async function sendPoison(sqs: SQSClient, out: Outputs, queue: PoisonRecord['queue'], orderId: string): Promise<void> {
-    const marker = `${runId}-poison-${poison.length}`;
+    // Delimited (chaos-poison[<run>#<n>]): marker 1 must not be found inside marker 10.
+    const marker = poisonMarker(runId, poison.length);
     const malformed = poison.length % 2 === 0;
     // Schema-invalid: a well-formed envelope of a handled type whose data lacks the required fields.
     const invalid = () => buildEvent({ id: newEventId(), source: SOURCES.orders, type: ORDER_PLACED, subject: orderId, sequence: 1, time: new Date(), traceparent: newTraceparent(), data: { orderId, [POISON_FIELD]: marker } });
@@ -239,7 +248,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
       : queue === 'board'
         ? JSON.stringify({ version: '0', id: newEventId(), 'detail-type': ORDER_PLACED, source: SOURCES.orders, detail: invalid() })
         : JSON.stringify(invalid());
-    const fifo = queue === 'barista' ? { MessageGroupId: orderId, MessageDeduplicationId: marker } : {};
+    const fifo = queue === 'barista' ? { MessageGroupId: orderId, MessageDeduplicationId: `${runId}-poison-${poison.length}` } : {};
     await sqs.send(new SendMessageCommand({ QueueUrl: queue === 'barista' ? out.BaristaQueueUrl : out.BoardQueueUrl, MessageBody: body, ...fifo }));
     poison.push({ marker, queue, orderId });
   }
@@ -375,21 +384,34 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
         return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
       };
 
-      /** Settled: the consumers' queues are empty and the run's board rows have not changed for a while (bounded). */
+      /**
+       * Settled: the consumers' queues are empty and the run's board rows have not changed for a
+       * while. Waits as long as the queues shrink or the board moves on (a backlog is slow, not
+       * wrong); checks anyway after no progress for the idle window, or at the cap.
+       */
       async function settle(what: string): Promise<void> {
-        const deadline = Date.now() + (options.settleTimeoutMs ?? 300_000);
+        const queues = [out.BaristaQueueUrl, out.BoardQueueUrl, out.CounterPickupsQueueUrl, out.OrdersBrewStartedQueueUrl];
+        const visibility = await Promise.all(queues.map(async (QueueUrl) => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['VisibilityTimeout'] }))).Attributes?.VisibilityTimeout ?? 30)));
+        const tracker = new SettleTracker({ idleMs: options.settleIdleMs ?? (Math.max(...visibility) + 30) * 1000, capMs: options.settleTimeoutMs ?? 30 * 60_000 });
         let last = '';
         let stable = 0;
-        while (Date.now() < deadline) {
-          const depths = await Promise.all([out.BaristaQueueUrl, out.BoardQueueUrl, out.CounterPickupsQueueUrl, out.OrdersBrewStartedQueueUrl].map(depth));
+        let revisions = -1;
+        for (;;) {
+          const depths = await Promise.all(queues.map(depth));
           const rows = await ofRun(out.BoardTableName);
-          const fingerprint = `${rows.length}:${rows.reduce((sum, row) => sum + Number(row.revision ?? 0), 0)}:${depths.join(',')}`;
+          const revisionSum = rows.reduce((sum, row) => sum + Number(row.revision ?? 0), 0);
+          const fingerprint = `${rows.length}:${revisionSum}:${depths.join(',')}`;
           stable = fingerprint === last && depths.every((d) => d === 0) ? stable + 1 : 0;
           last = fingerprint;
           if (stable >= 4) return;
+          const verdict = tracker.observe({ queued: depths.reduce((a, b) => a + b, 0) }, revisions >= 0 && revisionSum > revisions);
+          revisions = Math.max(revisions, revisionSum);
+          if (verdict === 'stalled' || verdict === 'capped') {
+            ctx.log(`coffee: not settled ${what} (${verdict} after ${tracker.elapsedSeconds()} s; last: ${last}); checking anyway`);
+            return;
+          }
           await sleep(1500);
         }
-        ctx.log(`coffee: not settled ${what} within the bound (last: ${last}); checking anyway`);
       }
 
       /** Every message of the DLQs (bodies and attributes), read without consuming them. */

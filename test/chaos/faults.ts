@@ -1,11 +1,33 @@
 /**
  * Fault profiles: `short` (high rates, for `npm test`) and `full` (moderate, for `npm run chaos`).
  * microburst injects modelled throttling and 5xx answers, connection resets and latency spikes;
- * our layer (faultLayer.ts) partial batch failures, lost responses and duplicate deliveries; the
- * crash hook (crashHook.cjs) function crashes after a side effect; the flows mix in poison messages.
+ * our layer (faultLayer.ts) partial batch failures, lost responses, duplicate deliveries, transaction
+ * conflicts and late answers of the transfer saga's steps; the crash hook (workerHook.cjs) function
+ * crashes after a side effect; the flows mix in poison messages, and the wallet flow redrives its
+ * ordered consumer's DLQ while the poisoned groups still receive events.
  */
-import type { LayerRates } from './faultLayer';
+import { TRANSFER_STEP_TIMEOUT_SECONDS, transferSaga } from '../../functions/wallet/transferSaga';
+import { MAX_SQS_DELAY_SECONDS, type LateAnswers, type LayerRates } from './faultLayer';
 import type { MicroburstRule } from './microburst';
+
+/** How late a late answer is: 15 s past the saga step's timeout. */
+export const LATE_ANSWER_SECONDS = Math.min(MAX_SQS_DELAY_SECONDS, TRANSFER_STEP_TIMEOUT_SECONDS + 15);
+
+/**
+ * The transfer's pivot, `confirm` (no compensation: once it may have happened, the saga may only go
+ * forward): its command's first attempt is delayed past the step's timeout for some transfers, and
+ * its answer held back past it for others (after the source's reservation was confirmed).
+ */
+function lateConfirms(every: number, commands: number, answers: number): LateAnswers {
+  const confirm = transferSaga.steps.find((step) => step.name === 'confirm');
+  if (!confirm) throw new Error(`the transfer saga has no step "confirm" (steps: ${transferSaga.steps.map((s) => s.name).join(', ')}): update the late-answer fault`);
+  const { type } = confirm.command({ sagaId: 'x', input: { from: 'a', to: 'b', amount: { amount: 1, currency: 'EUR' } }, results: {} });
+  return {
+    delaySeconds: LATE_ANSWER_SECONDS,
+    command: { type, every, max: commands },
+    answer: { eventType: confirm.completedBy, correlateBy: transferSaga.correlateBy, every, max: answers },
+  };
+}
 
 export interface FaultProfile {
   readonly name: 'short' | 'full';
@@ -51,7 +73,10 @@ export const PROFILES: Readonly<Record<FaultProfile['name'], FaultProfile>> = {
       { id: 'reset', service: '*', probability: 0.008, reset: true },
       { id: 'latency-spike', service: '*', probability: 0.02, latency: { min: 300, max: 1_000 } },
     ],
-    layer: { partialBatch: 0.12, lostResponse: 0.04, duplicate: 0.04 },
+    // Late answers: the 1st transfer reaching `confirm` gets its command delayed, the 1st, 4th and
+    // 7th of the others their answer held (a short run has ~15 transfers; a held answer can miss when
+    // the transfer completes on another answer, e.g. to a command the queue delivered again later).
+    layer: { partialBatch: 0.12, lostResponse: 0.04, duplicate: 0.04, conflict: 0.05, lateAnswers: lateConfirms(3, 1, 3) },
     crash: { probability: 0.05, max: 4 },
   },
   full: {
@@ -64,13 +89,13 @@ export const PROFILES: Readonly<Record<FaultProfile['name'], FaultProfile>> = {
       { id: 'reset', service: '*', probability: 0.005, reset: true },
       { id: 'latency-spike', service: '*', probability: 0.01, latency: { min: 300, max: 2_000 } },
     ],
-    layer: { partialBatch: 0.05, lostResponse: 0.02, duplicate: 0.02 },
+    layer: { partialBatch: 0.05, lostResponse: 0.02, duplicate: 0.02, conflict: 0.02, lateAnswers: lateConfirms(50, 8, 8) },
     crash: { probability: 0.01, max: 30 },
   },
 };
 
 /** The fault kinds the run must show injected (> 0), for the table and the test. */
-export const FAULT_KINDS = ['throttling', '5xx', 'reset', 'latency', 'partial-batch', 'lost-response', 'duplicate', 'crash', 'poison'] as const;
+export const FAULT_KINDS = ['throttling', '5xx', 'reset', 'latency', 'partial-batch', 'lost-response', 'duplicate', 'conflict', 'late-answer', 'crash', 'poison', 'redrive-under-load'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Which kind a microburst rule's fired action belongs to (its rule ids above name the kind). */

@@ -4,6 +4,8 @@
  * functions whose AWS calls go through the fault chain, drives its load, and checks its invariants
  * from the consumers' own records once the system has settled.
  */
+import type { FaultKind } from './faults';
+
 export interface FlowContext {
   /** Every deployed stack's outputs, flattened (output name → value). */
   outputs: Record<string, string>;
@@ -20,6 +22,14 @@ export interface InvariantResult {
   detail?: string;
 }
 
+/** A fault a flow injected itself (the harness counts the layers' and microburst's). */
+export interface FlowFault {
+  readonly kind: FaultKind;
+  readonly service: string;
+  readonly operation: string;
+  readonly count: number;
+}
+
 export interface Flow {
   readonly name: string;
   /** Function names (deployed) whose AWS calls should go through the fault chain. */
@@ -28,4 +38,6 @@ export interface Flow {
   drive(ctx: FlowContext, opts: { events: number; keys: number; poison: number; onProgress: (submitted: number) => void }): Promise<void>;
   /** Waits until the flow has settled (or times out), then checks its invariants from the consumers' own records. */
   check(ctx: FlowContext): Promise<InvariantResult[]>;
+  /** Faults the flow injected itself beyond its poison (e.g. an operator's redrive during the load), once checked. */
+  injected?(): FlowFault[];
 }

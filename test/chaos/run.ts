@@ -125,6 +125,9 @@ export async function runChaos(options: RunOptions): Promise<ChaosReport> {
     for (const line of crashes) crashCounts.set(line.split(' ')[1] ?? '?', (crashCounts.get(line.split(' ')[1] ?? '?') ?? 0) + 1);
     for (const [operation, count] of crashCounts) faults.push({ kind: 'crash', source: 'crash hook', service: 'lambda', operation: `after ${operation}`, count });
     faults.push({ kind: 'poison', source: 'flow', service: 'sqs', operation: 'SendMessage', count: flowPoison.reduce((a, b) => a + b, 0) });
+    for (const flow of flows) for (const f of flow.injected?.() ?? []) faults.push({ ...f, source: 'flow' });
+    const late = layer.lateSagas();
+    if (late.delayedCommands.length + late.heldAnswers.length > 0) log(`late answers: commands delayed for ${late.delayedCommands.join(', ') || 'none'}; answers held for ${late.heldAnswers.join(', ') || 'none'}`);
     return { profile: options.profile.name, flows: flows.map((f) => f.name), faults: merged(faults), invariants, seconds: Math.round((Date.now() - started) / 1000) };
   } finally {
     process.off('SIGINT', onSignal);
@@ -153,9 +156,11 @@ export function faultsByKind(report: ChaosReport): Record<FaultKind, number> {
 }
 
 export function formatReport(report: ChaosReport): string {
-  const lines = [`chaos (${report.profile}): flows ${report.flows.join(', ')} in ${report.seconds} s`, '', 'Faults injected', 'kind           source      service   operation                       count'];
+  const width = (values: string[], min: number) => Math.max(min, ...values.map((v) => v.length));
+  const [kindW, sourceW, serviceW, operationW] = [width(report.faults.map((f) => f.kind), 4), width(report.faults.map((f) => f.source), 6), width(report.faults.map((f) => f.service), 7), width(report.faults.map((f) => f.operation), 9)];
+  const lines = [`chaos (${report.profile}): flows ${report.flows.join(', ')} in ${report.seconds} s`, '', 'Faults injected', `${'kind'.padEnd(kindW)} ${'source'.padEnd(sourceW)} ${'service'.padEnd(serviceW)} ${'operation'.padEnd(operationW)} count`];
   for (const f of [...report.faults].sort((a, b) => a.kind.localeCompare(b.kind) || b.count - a.count)) {
-    lines.push(`${f.kind.padEnd(14)} ${f.source.padEnd(11)} ${f.service.padEnd(9)} ${f.operation.padEnd(31)} ${String(f.count).padStart(5)}`);
+    lines.push(`${f.kind.padEnd(kindW)} ${f.source.padEnd(sourceW)} ${f.service.padEnd(serviceW)} ${f.operation.padEnd(operationW)} ${String(f.count).padStart(5)}`);
   }
   lines.push('', 'Invariants', 'flow     checked  violations  invariant');
   for (const r of report.invariants) lines.push(`${r.flow.padEnd(8)} ${String(r.checked).padStart(7)}  ${String(r.violations).padStart(10)}  ${r.invariant}${r.detail ? ` — ${r.detail}` : ''}`);

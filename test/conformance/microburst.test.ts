@@ -17,7 +17,7 @@ import { unique } from '../support/eventually';
 let mb: Microburst;
 const table = unique('mbconf');
 const direct = new DynamoDBClient({});
-const NO_LAYER_FAULTS = { partialBatch: 0, lostResponse: 0, duplicate: 0 };
+const NO_LAYER_FAULTS = { partialBatch: 0, lostResponse: 0, duplicate: 0, conflict: 0 };
 
 beforeAll(async () => {
   mb = await Microburst.start(endpointUrl(), [], 'conformance');
