@@ -112,7 +112,7 @@ export class WalletFlow implements Flow {
 
   /** Looks up the deployed functions to route: every function of the wallet and anti-fraud services. */
   async prepare(): Promise<void> {
-    this.routed = await Promise.all(['WalletRelay', 'FraudRelay', 'TransfersOutboxRelay', 'FraudWatchFunction', 'FlagOnFraudFunction', 'CommandHandler', 'TransfersRunnerFunction', 'ApiF'].map((p) => this.resource(p, 'AWS::Lambda::Function')));
+    this.routed = await Promise.all(['WalletRelay', 'FraudRelay', 'TransfersOutboxRelay', 'FraudWatchFunction', 'FlagOnFraudFunction', 'CommandsFunction', 'TransfersRunnerFunction', 'ApiF'].map((p) => this.resource(p, 'AWS::Lambda::Function')));
   }
 
   /**
