@@ -12,3 +12,5 @@ export { CURSOR } from './cursorItem';
 export { DynamoCursorStore } from './DynamoCursorStore';
 export { DynamoOutboxLog } from './DynamoOutboxLog';
 export { relayDependencies, type RelayClients } from './relayDependencies';
+export { DynamoStreamsReader, type DynamoStreamsReaderOptions } from './DynamoStreamsReader';
+export { republish, type LeftMessage, type RepublishOptions, type RepublishReport } from './republish';

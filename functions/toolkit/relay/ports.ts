@@ -1,3 +1,4 @@
+import type { DynamoDBRecord } from 'aws-lambda';
 import type { EventEnvelope } from '../envelope';
 
 /** An entry a target refused, by event id, with the target's reason. */
@@ -87,4 +88,22 @@ export type LoggedItem =
 export interface OutboxLog {
   /** The stream's items with `from ≤ sequence ≤ to`, in sequence order, read consistently. */
   read(stream: StreamKey, from: number, to: number): Promise<LoggedItem[]>;
+}
+
+/**
+ * A stream batch that exhausted the relay mapping's retries, as AWS records it in the on-failure
+ * destination (`DDBStreamBatchInfo`): where its records are, not the records.
+ */
+export interface FailedStreamBatch {
+  readonly streamArn: string;
+  readonly shardId: string;
+  readonly startSequenceNumber: string;
+  readonly endSequenceNumber: string;
+  readonly batchSize?: number;
+}
+
+/** Reads a failed batch's records back from the stream while it still holds them (24 h). */
+export interface StreamBatchReader {
+  /** The batch's records, in stream order; throws when they cannot be read any more. */
+  read(batch: FailedStreamBatch): Promise<DynamoDBRecord[]>;
 }
