@@ -3,7 +3,8 @@
  *   dlq list                 every DLQ with its depth and the oldest message's reason
  *   dlq show <queue>         its messages with their reasons and decoded envelopes
  *   redrive <queue>          back to the source queue (FIFO: group by group, in order, un-parking each)
- *   republish <relay dlq>    re-send the events of stream batches the relay gave up on, from the outbox,
+ *   republish <relay dlq> [--reconcile]
+ *                            re-send the events of stream batches the relay gave up on, from the outbox,
  *                            in order, through the relay's own core and cursors
  *   privacy erase <subject>  destroy a data subject's key (through the deployment's erase function)
  *   privacy audit <subject>  scan every table and queue: sealed copies, still readable?, known plaintext?
@@ -131,7 +132,8 @@ program
       'from the outbox, per stream in sequence order, through the relay’s own core and cursors (nothing already published is sent again); ' +
       'the keys come from the stream records while the stream holds them, else the whole log is reconciled; the relay’s own dead letters are left and reported',
   )
-  .action(async (name: string) => {
+  .option('--reconcile', 'also relay every stream of the whole log above its cursor (e.g. after restoring an item a stream was held behind)')
+  .action(async (name: string, options: { reconcile?: boolean }) => {
     const queue = await findDeadLetterQueue(sqs, lambda, name);
     if (queue.kind !== 'relay' || !queue.functionName) throw new Error(`${queue.name} is not an outbox relay’s dead-letter queue (republish is for those; use redrive for a consumer’s)`);
     const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: queue.functionName }));
@@ -146,6 +148,7 @@ program
       dynamodb,
       deadLetterQueueUrl: queue.url,
       tableName: config[RELAY_ENV.outboxTableName],
+      reconcileWholeLog: options.reconcile === true,
       relay: relayDependencies(config, { dynamodb, eventBridge: new EventBridgeClient({}), sqs }, { onNotice: notice }),
       streams: new DynamoStreamsReader({
         region: await dynamodb.config.region(),

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
@@ -162,8 +162,8 @@ function onFailureRecord(batch: { shardId: string; startSequenceNumber: string; 
 const execFileAsync = promisify(execFile);
 
 /** `npm run ops -- republish <queue>`, as an operator runs it, against the local cloud. */
-async function opsRepublish(queueName: string): Promise<string> {
-  const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/ops.ts', 'republish', queueName], { env: { ...process.env, AWS_ENDPOINT_URL: endpointUrl() }, timeout: 120_000 });
+async function opsRepublish(queueName: string, ...flags: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/ops.ts', 'republish', queueName, ...flags], { env: { ...process.env, AWS_ENDPOINT_URL: endpointUrl() }, timeout: 120_000 });
   return stdout;
 }
 
@@ -237,4 +237,36 @@ describe('npm run ops -- republish <relay dlq>', () => {
     expect(sequences(await waitForOrdered(key, 4))).toEqual([1, 2, 3, 4]);
     expect(await takeDeadLetters(key)).toEqual([]);
   });
+
+  it('holds a stream behind a sequence missing from the log, dead-letters what waits (keys only), and relays it in order once the item is restored', async () => {
+    // arrange: sequence 2 of a committed stream is gone from the log (deleted by hand)
+    const key = unique('hole');
+    await commitCounter(key, [1, 1, 1]);
+    const [one, two, three] = await outboxItems(key);
+    await ddb.send(new DeleteItemCommand({ TableName: out.InputTableName, Key: { pk: two!.pk!, sk: two!.sk! } }));
+
+    // act: records 3 and 1 reach the relay; then the item is restored and the operator reconciles
+    const held = await invokeRelay([insertRecord(three!), insertRecord(one!)]);
+    const deadLetters = await eventually(() => peekDeadLetters(key), (bodies) => bodies.length >= 1, { what: `the dead letter of ${key}#3` });
+    await ddb.send(new PutItemCommand({ TableName: out.InputTableName, Item: two! }));
+    const output = await opsRepublish(out.InputDeadLetterQueueName!, '--reconcile');
+    await commitAndRelayOneMore(key, 3);
+
+    // assert: 1 alone at first; then 2, 3 and 4 in order; the dead letter names the keys, not the data
+    expect(held.batchItemFailures).toEqual([]);
+    expect(sequences(await waitForOrdered(key, 4))).toEqual([1, 2, 3, 4]);
+    const body = JSON.parse(deadLetters[0]!) as { errorName: string; reason: string; keys: Record<string, string> };
+    expect(body).toMatchObject({ errorName: 'SequenceGapError', keys: { pk: outboxPartitionKey(key), sk: outboxSortKey(key, 3) } });
+    expect(body.reason).toMatch(/sequence 2 .*not in the outbox log/);
+    expect(deadLetters[0]).not.toContain('"value"');
+    expect(output).toMatch(/the whole log reconciled/);
+    expect(output).toMatch(new RegExp(`left .*relay-dead-letter.*SequenceGapError.*${key}`));
+    expect(await takeDeadLetters(key)).toHaveLength(1);
+  });
 });
+
+/** The bodies of the relay input's dead letters that mention `text`, left in the queue. */
+async function peekDeadLetters(text: string): Promise<string[]> {
+  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: out.InputDeadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
+  return Messages.filter((m) => m.Body?.includes(text)).map((m) => m.Body!);
+}

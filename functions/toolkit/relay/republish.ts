@@ -32,6 +32,12 @@ export interface RepublishOptions {
   /** The relay's dependencies, as its function has them: same targets, same cursors. */
   readonly relay: RelayDependencies;
   readonly streams: StreamBatchReader;
+  /**
+   * Reconcile the whole log even if no batch needs it: every stream of every key above its cursor,
+   * e.g. after an item missing from a stream was restored (point-in-time recovery).
+   * @default false
+   */
+  readonly reconcileWholeLog?: boolean;
   /** How long received messages stay hidden from others while this runs. @default 300 */
   readonly visibilityTimeoutSeconds?: number;
   readonly onProgress?: (step: string) => void;
@@ -124,7 +130,7 @@ export async function republish(options: RepublishOptions): Promise<RepublishRep
     else left.push({ messageId: entry.message.MessageId ?? '', kind: 'not-republished', detail: errors.join('; ') });
   }
 
-  if (unresolved.length > 0) {
+  if (unresolved.length > 0 || options.reconcileWholeLog) {
     options.onProgress?.('reconciling the whole log');
     const errors: string[] = [];
     for await (const partitionkey of outboxPartitionKeys(options.dynamodb, options.tableName)) {
@@ -146,7 +152,7 @@ export async function republish(options: RepublishOptions): Promise<RepublishRep
   return {
     failedBatches: batches.length,
     resolvedFromStream,
-    reconciledWholeLog: unresolved.length > 0,
+    reconciledWholeLog: unresolved.length > 0 || options.reconcileWholeLog === true,
     keys: relayed.size,
     delivered,
     deleted: done.length,
