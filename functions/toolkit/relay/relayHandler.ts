@@ -66,7 +66,13 @@ export function relayHandler(options: RelayHandlerOptions = {}): (event: DynamoD
 /** What the ordering did, in the log: keys and sequences, never payloads. */
 export function logNotice(logger: Pick<Logger, 'info' | 'warn' | 'error'>, notice: RelayNotice): void {
   if (notice.kind === 'filled') {
-    logger.info('events read from the outbox log to close a gap in the stream order', { partitionkey: notice.partitionkey, subject: notice.subject, sequences: notice.sequences });
+    const { sequences } = notice;
+    logger.info('events read from the outbox log to close a gap in the stream order', {
+      partitionkey: notice.partitionkey,
+      subject: notice.subject,
+      // A stream without a cursor may fill thousands: the range and the count then.
+      sequences: sequences.length <= 20 ? sequences : { first: sequences[0], last: sequences.at(-1), count: sequences.length },
+    });
   } else if (notice.kind === 'gap') {
     logger.error('sequence gap the outbox log cannot fill: the records behind it are dead-lettered and nothing is published past it', {
       partitionkey: notice.partitionkey,
