@@ -3,6 +3,9 @@
  *   dlq list                 every DLQ with its depth and the oldest message's reason
  *   dlq show <queue>         its messages with their reasons and decoded envelopes
  *   redrive <queue>          back to the source queue (FIFO: group by group, in order, un-parking each)
+ *   republish <relay dlq> [--reconcile]
+ *                            re-send the events of stream batches the relay gave up on, from the outbox,
+ *                            in order, through the relay's own core and cursors
  *   privacy erase <subject>  destroy a data subject's key (through the deployment's erase function)
  *   privacy audit <subject>  scan every table and queue: sealed copies, still readable?, known plaintext?
  *   replay <queue> --log <table> [--log …] [--type …]
@@ -10,7 +13,8 @@
  * Works against AWS as configured in the environment, or the local cloud when AWS_ENDPOINT_URL is set.
  */
 import { DescribeContinuousBackupsCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
@@ -18,6 +22,8 @@ import { DEAD_LETTER_ATTRIBUTES, ParkedGroups } from '../functions/toolkit/consu
 import { OUTBOX_ENV } from '../functions/toolkit/outbox/outboxConfig';
 import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, type ErasureReceipt } from '../functions/toolkit/privacy';
 import { discoverDeadLetterQueues, findDeadLetterQueue, peekMessages, redrive, RedriveInterruptedError } from '../functions/toolkit/redrive';
+import { parseConfig } from '../functions/toolkit/config/parseConfig';
+import { DynamoStreamsReader, RELAY_ENV, RelayConfigSchema, relayDependencies, republish, type RelayNotice } from '../functions/toolkit/relay';
 import { replay, ReplayError } from '../functions/toolkit/replay';
 
 const sqs = new SQSClient({});
@@ -117,6 +123,46 @@ program
       }
       throw error;
     }
+  });
+
+program
+  .command('republish <queue>')
+  .description(
+    'for a relay’s dead-letter queue (name or URL): re-send the events of the stream batches the relay mapping gave up on (AWS’s on-failure records), ' +
+      'from the outbox, per stream in sequence order, through the relay’s own core and cursors (nothing already published is sent again); ' +
+      'the keys come from the stream records while the stream holds them, else the whole log is reconciled; the relay’s own dead letters are left and reported',
+  )
+  .option('--reconcile', 'also relay every stream of the whole log above its cursor (e.g. after restoring an item a stream was held behind)')
+  .action(async (name: string, options: { reconcile?: boolean }) => {
+    const queue = await findDeadLetterQueue(sqs, lambda, name);
+    if (queue.kind !== 'relay' || !queue.functionName) throw new Error(`${queue.name} is not an outbox relay’s dead-letter queue (republish is for those; use redrive for a consumer’s)`);
+    const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: queue.functionName }));
+    const config = parseConfig(RelayConfigSchema, fn.Environment?.Variables ?? {});
+    const dynamodb = new DynamoDBClient({});
+    const notice = (n: RelayNotice) => {
+      if (n.kind === 'gap') console.log(`  held: ${n.subject} (partition key ${n.partitionkey}) stops before sequence ${n.missing}, ${n.why}; not published past it: ${n.heldBack.join(', ')}`);
+      if (n.kind === 'cursor-write-failed') console.log(`  cursors of ${n.streams} stream(s) not written (they lag: a later run republishes, absorbed downstream)`);
+    };
+    const report = await republish({
+      sqs,
+      dynamodb,
+      deadLetterQueueUrl: queue.url,
+      tableName: config[RELAY_ENV.outboxTableName],
+      reconcileWholeLog: options.reconcile === true,
+      relay: relayDependencies(config, { dynamodb, eventBridge: new EventBridgeClient({}), sqs }, { onNotice: notice }),
+      streams: new DynamoStreamsReader({
+        region: await dynamodb.config.region(),
+        credentials: () => dynamodb.config.credentials(),
+        ...(process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL ? { endpoint: (process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL)! } : {}),
+      }),
+      onProgress: (step) => console.log(`  ${step}`),
+    });
+    console.log(
+      `${queue.name}: ${report.failedBatches} failed stream batch(es), ${report.resolvedFromStream} resolved from the stream` +
+        `${report.reconciledWholeLog ? ', the whole log reconciled' : ''}; ${report.keys} partition key(s) relayed; delivered ${JSON.stringify(report.delivered)}; ${report.deleted} deleted.`,
+    );
+    for (const left of report.left) console.log(`left ${left.messageId} (${left.kind}): ${left.detail}`);
+    if (report.left.some((l) => l.kind === 'not-republished')) process.exitCode = 1;
   });
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];

@@ -9,7 +9,8 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { parseConfig } from '../../functions/toolkit/config/parseConfig';
 import { instrument, withApiCallLog } from '../../functions/toolkit/observability';
-import { RELAY_ENV, RelayConfigSchema, toRelayRecord } from '../../functions/toolkit/relay';
+import { RELAY_ENV, RelayConfigSchema } from '../../functions/toolkit/relay/relayConfig';
+import { toRelayRecord } from '../../functions/toolkit/relay/toRelayRecord';
 
 const config = parseConfig(RelayConfigSchema);
 const logger = new Logger({ serviceName: 'naive-relay' });

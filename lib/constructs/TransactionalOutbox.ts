@@ -11,6 +11,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OUTBOX } from '../../functions/toolkit/outbox/outboxItem';
 import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
+import { CURSOR } from '../../functions/toolkit/relay/cursorItem';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { deadLetterQueueAlarm } from './alarms';
 import { grantSendMessage } from './grants';
@@ -65,7 +66,7 @@ export interface TransactionalOutboxProps {
   readonly relay?: RelayOptions;
   /** What the alarms do (e.g. an SNS topic action). @default none: the alarms are still created */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
-  /** Of the table and the key. @default RemovalPolicy.RETAIN */
+  /** Of the table, the relay's cursor table and the key. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
 
@@ -76,6 +77,12 @@ export interface TransactionalOutboxProps {
  */
 export class TransactionalOutbox extends Construct {
   public readonly table: dynamodb.Table;
+  /**
+   * The relay's cursors: per stream (partition key + subject), the last sequence published to every
+   * target, so the relay publishes each stream in sequence order whatever order the stream brings its
+   * records in. No stream; TTL (a cursor outlives the events it covers); PITR and the outbox key.
+   */
+  public readonly cursorTable: dynamodb.Table;
   public readonly bus: events.IEventBus;
   public readonly key: kms.IKey;
   public readonly relayFunction: ToolkitFunction;
@@ -118,6 +125,17 @@ export class TransactionalOutbox extends Construct {
         ...(props.keepEventsForever ? {} : { timeToLiveAttribute: OUTBOX.ttlAttribute }),
       });
 
+    this.cursorTable = new dynamodb.Table(this, 'RelayCursors', {
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      partitionKey: { name: CURSOR.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: CURSOR.sortKey, type: dynamodb.AttributeType.STRING },
+      ...(props.keepEventsForever ? {} : { timeToLiveAttribute: CURSOR.ttlAttribute }),
+    });
+
     this.bus = props.eventBus ?? new events.EventBus(this, 'Bus', props.eventBusName ? { eventBusName: props.eventBusName } : {});
 
     this.deadLetterQueue = newDeadLetterQueue(this, 'DeadLetterQueue', this.key, 'relay');
@@ -133,6 +151,8 @@ export class TransactionalOutbox extends Construct {
         POWERTOOLS_SERVICE_NAME: 'outbox-relay',
         [RELAY_ENV.eventBusName]: this.bus.eventBusName,
         [RELAY_ENV.deadLetterQueueUrl]: this.deadLetterQueue.queueUrl,
+        [RELAY_ENV.outboxTableName]: this.table.tableName,
+        [RELAY_ENV.cursorTableName]: this.cursorTable.tableName,
         [RELAY_ENV.orderedQueueUrls]: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.orderedQueueUrls) }),
         [RELAY_ENV.maxAttempts]: String(relay.maxAttemptsPerEntry ?? 5),
       },
@@ -154,6 +174,11 @@ export class TransactionalOutbox extends Construct {
       ],
     });
     this.bus.grantPutEventsTo(this.relayFunction);
+    // Ordering: read a stream's missing events from the outbox (Query only), read and write cursors.
+    iam.Grant.addToPrincipal({ grantee: this.relayFunction, actions: ['dynamodb:Query'], resourceArns: [this.table.tableArn] });
+    this.table.encryptionKey?.grant(this.relayFunction, 'kms:Decrypt');
+    iam.Grant.addToPrincipal({ grantee: this.relayFunction, actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], resourceArns: [this.cursorTable.tableArn] });
+    this.key.grant(this.relayFunction, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
 
     this.deadLetterAlarm = deadLetterQueueAlarm(
       this,

@@ -13,6 +13,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { OUTBOX } from '../../functions/toolkit/outbox/outboxItem';
+import { CURSOR } from '../../functions/toolkit/relay/cursorItem';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { TransactionalOutbox, type TransactionalOutboxProps } from '../../lib/constructs/TransactionalOutbox';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
@@ -84,8 +85,8 @@ describe('TransactionalOutbox with its defaults', () => {
 
   describe('table', () => {
     it('has string keys pk/sk, a stream of new images, TTL on the outbox attribute and point-in-time recovery', () => {
-      template.resourceCountIs('AWS::DynamoDB::Table', 1);
-      template.hasResourceProperties('AWS::DynamoDB::Table', {
+      template.resourceCountIs('AWS::DynamoDB::Table', 2); // the outbox and the relay's cursors
+      expect(propertiesOf(template, stack, outbox.table)).toMatchObject({
         KeySchema: [
           { AttributeName: OUTBOX.partitionKey, KeyType: 'HASH' },
           { AttributeName: OUTBOX.sortKey, KeyType: 'RANGE' },
@@ -105,6 +106,33 @@ describe('TransactionalOutbox with its defaults', () => {
         SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: stack.resolve(outbox.key.keyArn) },
       });
       expect(propertiesOf(template, stack, outbox.key)).toMatchObject({ EnableKeyRotation: true });
+    });
+  });
+
+  describe('relay cursor table', () => {
+    it('has string keys pk (partition key) and sk (subject), no stream, TTL, point-in-time recovery and the outbox key', () => {
+      const cursors = propertiesOf(template, stack, outbox.cursorTable);
+
+      expect(cursors).toMatchObject({
+        KeySchema: [
+          { AttributeName: CURSOR.partitionKey, KeyType: 'HASH' },
+          { AttributeName: CURSOR.sortKey, KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: CURSOR.partitionKey, AttributeType: 'S' },
+          { AttributeName: CURSOR.sortKey, AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: CURSOR.ttlAttribute, Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: stack.resolve(outbox.key.keyArn) },
+      });
+      expect(cursors.StreamSpecification).toBeUndefined();
+    });
+
+    it('is kept on stack deletion like the outbox table, by default', () => {
+      const resource = template.toJSON().Resources[logicalIdOf(stack, outbox.cursorTable)];
+      expect(resource).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
     });
   });
 
@@ -138,7 +166,7 @@ describe('TransactionalOutbox with its defaults', () => {
   });
 
   describe('relay function', () => {
-    it('runs on nodejs22.x with the bus, the dead-letter queue and every ordered subscriber in its environment', () => {
+    it('runs on nodejs22.x with the bus, the dead-letter queue, the outbox and cursor tables and every ordered subscriber in its environment', () => {
       const relay = propertiesOf(template, stack, outbox.relayFunction);
       const variables = relay.Environment.Variables;
 
@@ -146,6 +174,8 @@ describe('TransactionalOutbox with its defaults', () => {
       expect(variables).toMatchObject({
         [RELAY_ENV.eventBusName]: stack.resolve(outbox.bus.eventBusName),
         [RELAY_ENV.deadLetterQueueUrl]: stack.resolve(outbox.deadLetterQueue.queueUrl),
+        [RELAY_ENV.outboxTableName]: stack.resolve(outbox.table.tableName),
+        [RELAY_ENV.cursorTableName]: stack.resolve(outbox.cursorTable.tableName),
       });
       // A JSON list that CloudFormation assembles from the queues' URLs.
       expect(JSON.parse(renderIntrinsic(variables[RELAY_ENV.orderedQueueUrls]))).toEqual(
@@ -184,11 +214,16 @@ describe('TransactionalOutbox with its defaults', () => {
           allow(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], stream),
           // No resource-level permissions exist for ListStreams (acknowledged for cdk-nag in the construct).
           allow(['dynamodb:ListStreams'], '*'),
-          // Decrypt the stream, and send to the encrypted dead-letter queue and subscriber.
-          allow(['kms:Decrypt', 'kms:GenerateDataKey'], key),
+          // Decrypt the stream and the outbox's items, send to the encrypted dead-letter queue and
+          // subscriber, read and write the cursor table (encrypted with the outbox key).
+          allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], key),
           allow(['kms:Decrypt', 'kms:GenerateDataKey'], stack.resolve(subscriberKey.keyArn)),
           allow(['sqs:SendMessage'], [deadLetterQueue, ...subscribers.map((queue) => stack.resolve(queue.queueArn))]),
           allow(['events:PutEvents'], stack.resolve(outbox.bus.eventBusArn)),
+          // Ordering: Query a stream's missing events from the outbox (read only, on the table, no index),
+          // and the cursors, on the cursor table only.
+          allow(['dynamodb:Query'], stack.resolve(outbox.table.tableArn)),
+          allow(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], stack.resolve(outbox.cursorTable.tableArn)),
         ),
       );
     });
@@ -224,14 +259,17 @@ describe('TransactionalOutbox options', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 3 });
   });
 
-  it('gives writers no retention when events are kept forever', () => {
+  it('gives writers no retention, and the tables no TTL, when events are kept forever', () => {
     const stack = newStack();
     const outbox = newOutbox(stack, { keepEventsForever: true });
     const writer = newWriter(stack);
 
     outbox.grantCommit(writer);
 
-    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+    const template = Template.fromStack(stack);
+    expect(propertiesOf(template, stack, outbox.table).TimeToLiveSpecification).toBeUndefined();
+    expect(propertiesOf(template, stack, outbox.cursorTable).TimeToLiveSpecification).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       Environment: {
         Variables: {
@@ -257,7 +295,7 @@ describe('TransactionalOutbox options', () => {
     const template = Template.fromStack(stack);
     expect(outbox.table).toBe(table);
     expect(outbox.bus).toBe(bus);
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 2); // the service table and the relay's cursors
     template.resourceCountIs('AWS::Events::EventBus', 0);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: stack.resolve(table.tableStreamArn) });
     expect(propertiesOf(template, stack, outbox.relayFunction).Environment.Variables[RELAY_ENV.eventBusName]).toBe('shared');
@@ -285,9 +323,9 @@ describe('TransactionalOutbox options', () => {
     outbox.grantCommit(writer);
 
     const template = Template.fromStack(stack);
-    // Reading a stream of a table encrypted with a customer-managed key takes kms:Decrypt on that key.
+    // Reading a stream, or querying a table, encrypted with a customer-managed key takes kms:Decrypt on that key.
     expect(permissionsOf(template, stack, outbox.relayFunction.role)).toEqual(
-      expect.arrayContaining(allow(['kms:Decrypt'], stack.resolve(tableKey.keyArn))),
+      expect.arrayContaining([...allow(['kms:Decrypt'], stack.resolve(tableKey.keyArn)), ...allow(['dynamodb:Query'], stack.resolve(table.tableArn))]),
     );
     expect(permissionsOf(template, stack, writer.role)).toEqual(
       permissionSet(
@@ -378,9 +416,11 @@ describe('TransactionalOutbox relay.entry (a service relay that publishes old ve
         allow(['logs:CreateLogStream', 'logs:PutLogEvents'], dualStack.resolve(dual.relayFunction.logGroup.logGroupArn)),
         allow(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], dualStack.resolve(dual.table.tableStreamArn)),
         allow(['dynamodb:ListStreams'], '*'),
-        allow(['kms:Decrypt', 'kms:GenerateDataKey'], dualStack.resolve(dual.key.keyArn)),
+        allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], dualStack.resolve(dual.key.keyArn)),
         allow(['sqs:SendMessage'], dualStack.resolve(dual.deadLetterQueue.queueArn)),
         allow(['events:PutEvents'], dualStack.resolve(dual.bus.eventBusArn)),
+        allow(['dynamodb:Query'], dualStack.resolve(dual.table.tableArn)),
+        allow(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], dualStack.resolve(dual.cursorTable.tableArn)),
       ),
     );
   });

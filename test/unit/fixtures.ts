@@ -32,6 +32,28 @@ export function orderPlaced(
   });
 }
 
+/**
+ * The `sequence`-th `test.counter.incremented` of counter `subject` (an aggregate whose every commit
+ * raises its version by one), under `partitionkey` (default: the subject). `counterIncrements`
+ * gives a counter's events 1..count as its commits wrote them.
+ */
+export function counterIncremented(subject: string, sequence: number, partitionkey?: string): EventEnvelope<{ value: number }> {
+  return buildEvent({
+    id: newEventId(),
+    source: 'test.relay',
+    type: 'test.counter.incremented',
+    subject,
+    sequence,
+    time: COMMIT_TIME,
+    traceparent: newTraceparent(),
+    ...(partitionkey === undefined ? {} : { partitionkey }),
+    data: { value: sequence },
+  });
+}
+
+export const counterIncrements = (subject: string, count: number, partitionkey?: string): Array<EventEnvelope<{ value: number }>> =>
+  Array.from({ length: count }, (_, i) => counterIncremented(subject, i + 1, partitionkey));
+
 /** The n-th stream sequence number of a shard (they are large decimal strings that grow). */
 export const streamSequenceNumber = (n: number): string => (10n ** 20n + BigInt(n)).toString();
 
@@ -47,10 +69,11 @@ export function streamRecord(
   envelope: EventEnvelope | string | undefined,
   sequenceNumber: string,
   keys: { pk: string; sk: string } = { pk: 'OUTBOX#o-broken', sk: 'o-broken#000000000000001' },
+  expiresAt?: number,
 ): DynamoDBRecord {
   const item: Record<string, string | number> =
     typeof envelope === 'object'
-      ? toOutboxItem(envelope, undefined)
+      ? toOutboxItem(envelope, expiresAt)
       : { ...keys, kind: 'outbox-event', ...(envelope === undefined ? {} : { envelope }) };
   const image = Object.fromEntries(Object.entries(item).map(([name, value]) => [name, attribute(value)]));
   return {

@@ -15,6 +15,8 @@ describe('parseConfig', () => {
       [RELAY_ENV.eventBusName]: 'orders',
       [RELAY_ENV.deadLetterQueueUrl]: DLQ_URL,
       [RELAY_ENV.orderedQueueUrls]: JSON.stringify([FIFO_URL]),
+      [RELAY_ENV.outboxTableName]: 'orders-outbox',
+      [RELAY_ENV.cursorTableName]: 'orders-relay-cursors',
       [RELAY_ENV.maxAttempts]: '7',
       UNRELATED: 'ignored',
     };
@@ -27,6 +29,8 @@ describe('parseConfig', () => {
       [RELAY_ENV.eventBusName]: 'orders',
       [RELAY_ENV.deadLetterQueueUrl]: DLQ_URL,
       [RELAY_ENV.orderedQueueUrls]: [FIFO_URL],
+      [RELAY_ENV.outboxTableName]: 'orders-outbox',
+      [RELAY_ENV.cursorTableName]: 'orders-relay-cursors',
       [RELAY_ENV.maxAttempts]: 7,
       [RELAY_ENV.baseDelayMs]: 100,
       [RELAY_ENV.maxDelayMs]: 3000,
@@ -37,6 +41,8 @@ describe('parseConfig', () => {
     // arrange
     const env = {
       [RELAY_ENV.orderedQueueUrls]: '[not json',
+      [RELAY_ENV.outboxTableName]: 'orders-outbox',
+      [RELAY_ENV.cursorTableName]: 'orders-relay-cursors',
       [RELAY_ENV.maxAttempts]: 'many',
       [RELAY_ENV.maxDelayMs]: '0',
     };
@@ -63,7 +69,7 @@ describe('parseConfig', () => {
   it('never puts the bad values in the message', () => {
     // arrange
     const secret = 'hunter2-s3cr3t';
-    const env = { [RELAY_ENV.deadLetterQueueUrl]: secret, [RELAY_ENV.maxAttempts]: secret, [RELAY_ENV.orderedQueueUrls]: `["${secret}"]` };
+    const env = { [RELAY_ENV.deadLetterQueueUrl]: secret, [RELAY_ENV.maxAttempts]: secret, [RELAY_ENV.orderedQueueUrls]: `["${secret}"]`, [RELAY_ENV.outboxTableName]: 't', [RELAY_ENV.cursorTableName]: 'c' };
 
     // act
     const error = thrownBy(() => parseConfig(RelayConfigSchema, env));

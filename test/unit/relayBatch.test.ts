@@ -1,123 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../functions/toolkit/envelope';
-import {
-  relayBatch,
-  toRelayRecord,
-  type AttemptFailure,
-  type DeadLetterSink,
-  type EventTarget,
-  type FailedEntry,
-  type PoisonRecord,
-  type RelayDependencies,
-  type RelayRecord,
-} from '../../functions/toolkit/relay';
+import { relayBatch, toRelayRecord, type PoisonRecord, type RelayRecord } from '../../functions/toolkit/relay';
 import type { BackoffPolicy } from '../../functions/toolkit/retry/backoff';
 import { orderPlaced, streamRecord, streamSequenceNumber } from './fixtures';
-
-/**
- * An in-memory target. Records every call (event ids, in the order sent) and every event it
- * accepted; can be told to refuse given events for their first N attempts, or to throw on its
- * first N calls.
- */
-class FakeTarget implements EventTarget {
-  readonly calls: string[][] = [];
-  readonly accepted: EventEnvelope[] = [];
-  readonly maxEntries: number;
-  readonly maxBytes: number;
-  private readonly refusalsLeft = new Map<string, number>();
-  private throwsLeft = 0;
-  private throwsFromCall = 1;
-
-  constructor(
-    readonly name: string,
-    options: { maxEntries?: number; maxBytes?: number; sizeOf?: (event: EventEnvelope) => number; groupOf?: (event: EventEnvelope) => string } = {},
-  ) {
-    this.maxEntries = options.maxEntries ?? 10;
-    this.maxBytes = options.maxBytes ?? 256 * 1024;
-    if (options.sizeOf) this.sizeOf = options.sizeOf;
-    if (options.groupOf) this.groupOf = options.groupOf;
-  }
-
-  groupOf?: (event: EventEnvelope) => string;
-
-  sizeOf(event: EventEnvelope): number {
-    return Buffer.byteLength(JSON.stringify(event));
-  }
-
-  /** Refuses each of these events on its next `attempts` calls that include it. */
-  refusing(events: readonly EventEnvelope[], attempts: number): this {
-    for (const event of events) this.refusalsLeft.set(event.id, attempts);
-    return this;
-  }
-
-  /** Throws on `calls` calls (from call number `fromCall` on), accepting nothing. */
-  throwing(calls: number, fromCall = 1): this {
-    this.throwsLeft = calls;
-    this.throwsFromCall = fromCall;
-    return this;
-  }
-
-  async publish(events: readonly EventEnvelope[]): Promise<FailedEntry[]> {
-    this.calls.push(events.map((e) => e.id));
-    if (this.throwsLeft > 0 && this.calls.length >= this.throwsFromCall) {
-      this.throwsLeft--;
-      throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
-    }
-    const failed: FailedEntry[] = [];
-    for (const event of events) {
-      const left = this.refusalsLeft.get(event.id) ?? 0;
-      if (left > 0) {
-        this.refusalsLeft.set(event.id, left - 1);
-        failed.push({ id: event.id, code: 'InternalFailure', message: 'try again' });
-      } else {
-        this.accepted.push(event);
-      }
-    }
-    return failed;
-  }
-}
-
-/** An in-memory dead-letter queue; can be told to fail its first N sends. */
-class FakeDeadLetterSink implements DeadLetterSink {
-  readonly sends: PoisonRecord[][] = [];
-  private failuresLeft = 0;
-
-  failing(sends: number): this {
-    this.failuresLeft = sends;
-    return this;
-  }
-
-  async send(records: readonly PoisonRecord[]): Promise<void> {
-    this.sends.push([...records]);
-    if (this.failuresLeft > 0) {
-      this.failuresLeft--;
-      throw new Error('dead-letter queue unavailable');
-    }
-  }
-
-  get received(): PoisonRecord[] {
-    return this.sends.at(-1) ?? [];
-  }
-}
-
-const POLICY: BackoffPolicy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 };
-
-/** Relay dependencies whose sleep records its delays and returns at once, with a fixed jitter of 0.5. */
-function dependencies(targets: EventTarget[], overrides: { deadLetters?: DeadLetterSink; policy?: BackoffPolicy } = {}) {
-  const delays: number[] = [];
-  const failures: AttemptFailure[] = [];
-  const deps: RelayDependencies = {
-    targets,
-    deadLetters: overrides.deadLetters ?? new FakeDeadLetterSink(),
-    policy: overrides.policy ?? POLICY,
-    sleep: async (ms) => {
-      delays.push(ms);
-    },
-    random: () => 0.5,
-    onAttemptFailed: (failure) => failures.push(failure),
-  };
-  return { deps, delays, failures };
-}
+import { FakeDeadLetterSink, FakeTarget, POLICY, relayDependencies } from './relayFakes';
 
 /** Stream records 1, 2, 3, … as the relay reads them: events, or raw `envelope` strings (poison). */
 const relayRecords = (...entries: Array<EventEnvelope | string | undefined>): RelayRecord[] =>
@@ -136,7 +22,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(25);
       const bus = new FakeTarget('bus:orders', { maxEntries: 10 });
-      const { deps, delays } = dependencies([bus]);
+      const { deps, delays } = relayDependencies([bus]);
 
       // act
       const outcome = await relayBatch(relayRecords(...events), deps);
@@ -144,7 +30,7 @@ describe('relayBatch', () => {
       // assert
       expect(bus.calls.map((call) => call.length)).toEqual([10, 10, 5]);
       expect(bus.calls.flat()).toEqual(ids(events));
-      expect(outcome).toEqual({ delivered: { 'bus:orders': 25 }, deadLettered: 0 });
+      expect(outcome).toEqual({ delivered: { 'bus:orders': 25 }, deadLettered: 0, alreadyPublished: 0, filledFromLog: 0, blockedByGap: 0 });
       expect(delays).toEqual([]);
     });
 
@@ -152,7 +38,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(5);
       const bus = new FakeTarget('bus:orders', { maxEntries: 10, maxBytes: 250, sizeOf: () => 100 });
-      const { deps } = dependencies([bus]);
+      const { deps } = relayDependencies([bus]);
 
       // act
       await relayBatch(relayRecords(...events), deps);
@@ -166,7 +52,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(5);
       const bus = new FakeTarget('bus:orders', { maxEntries: 10, maxBytes: 300, sizeOf: () => 100 });
-      const { deps } = dependencies([bus]);
+      const { deps } = relayDependencies([bus]);
 
       // act
       await relayBatch(relayRecords(...events), deps);
@@ -177,13 +63,13 @@ describe('relayBatch', () => {
 
     it('splits by the real size of each event', async () => {
       // arrange
-      const small = orderPlaced();
+      const [first, second, third] = ordersPlaced(3);
       const large = orderPlaced({ data: { orderId: 'x'.repeat(2000) } });
       const bus = new FakeTarget('bus:orders', { maxEntries: 10, maxBytes: 3000 });
-      const { deps } = dependencies([bus]);
+      const { deps } = relayDependencies([bus]);
 
       // act
-      await relayBatch(relayRecords(small, small, large, small), deps);
+      await relayBatch(relayRecords(first, second, large, third), deps);
 
       // assert
       expect(bus.calls.map((call) => call.length)).toEqual([2, 2]);
@@ -195,7 +81,7 @@ describe('relayBatch', () => {
       const events = ordersPlaced(12);
       const bus = new FakeTarget('bus:orders', { maxEntries: 10 });
       const fifo = new FakeTarget('fifo:barista.fifo', { maxEntries: 5 });
-      const { deps } = dependencies([bus, fifo]);
+      const { deps } = relayDependencies([bus, fifo]);
 
       // act
       const outcome = await relayBatch(relayRecords(...events), deps);
@@ -211,7 +97,7 @@ describe('relayBatch', () => {
       // arrange
       const bus = new FakeTarget('bus:orders');
       const deadLetters = new FakeDeadLetterSink();
-      const { deps } = dependencies([bus], { deadLetters });
+      const { deps } = relayDependencies([bus], { deadLetters });
 
       // act
       const outcome = await relayBatch([], deps);
@@ -219,7 +105,7 @@ describe('relayBatch', () => {
       // assert
       expect(bus.calls).toEqual([]);
       expect(deadLetters.sends).toEqual([]);
-      expect(outcome).toEqual({ delivered: { 'bus:orders': 0 }, deadLettered: 0 });
+      expect(outcome).toEqual({ delivered: { 'bus:orders': 0 }, deadLettered: 0, alreadyPublished: 0, filledFromLog: 0, blockedByGap: 0 });
     });
   });
 
@@ -228,7 +114,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(5);
       const bus = new FakeTarget('bus:orders').refusing([events[1]!, events[3]!], 1);
-      const { deps, failures } = dependencies([bus]);
+      const { deps, failures } = relayDependencies([bus]);
 
       // act
       const outcome = await relayBatch(relayRecords(...events), deps);
@@ -259,7 +145,7 @@ describe('relayBatch', () => {
       const events = ordersPlaced(25);
       const stuck = events[12]!;
       const bus = new FakeTarget('bus:orders', { maxEntries: 10 }).refusing([stuck], Infinity);
-      const { deps } = dependencies([bus]);
+      const { deps } = relayDependencies([bus]);
       const records = relayRecords(...events);
 
       // act
@@ -281,7 +167,7 @@ describe('relayBatch', () => {
       const bus = new FakeTarget('bus:orders', { maxEntries: 10 }).refusing([events[7]!], Infinity);
       // one event per call: this target gives up later in time, though earlier in the stream
       const fifo = new FakeTarget('fifo:barista.fifo', { maxEntries: 1 }).refusing([events[2]!], Infinity);
-      const { deps } = dependencies([bus, fifo]);
+      const { deps } = relayDependencies([bus, fifo]);
 
       // act
       const outcome = await relayBatch(relayRecords(...events), deps);
@@ -295,7 +181,7 @@ describe('relayBatch', () => {
       // arrange
       const [event] = ordersPlaced(1);
       const bus = new FakeTarget('bus:orders').refusing([event!], Infinity);
-      const { deps, failures, delays } = dependencies([bus], { policy: { ...POLICY, maxAttempts: 4 } });
+      const { deps, failures, delays } = relayDependencies([bus], { policy: { ...POLICY, maxAttempts: 4 } });
 
       // act
       await relayBatch(relayRecords(event), deps);
@@ -312,7 +198,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(3);
       const bus = new FakeTarget('bus:orders').throwing(1);
-      const { deps, failures } = dependencies([bus]);
+      const { deps, failures } = relayDependencies([bus]);
 
       // act
       const outcome = await relayBatch(relayRecords(...events), deps);
@@ -331,7 +217,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(15);
       const bus = new FakeTarget('bus:orders', { maxEntries: 10 }).throwing(Infinity, 2);
-      const { deps } = dependencies([bus]);
+      const { deps } = relayDependencies([bus]);
       const records = relayRecords(...events);
 
       // act
@@ -352,7 +238,7 @@ describe('relayBatch', () => {
       const [first, second, third] = ordersPlaced(3);
       const deadLetters = new FakeDeadLetterSink();
       const bus = new FakeTarget('bus:orders');
-      const { deps } = dependencies([bus], { deadLetters });
+      const { deps } = relayDependencies([bus], { deadLetters });
 
       // act
       const outcome = await relayBatch(relayRecords(first, BROKEN_JSON, second, undefined, third), deps);
@@ -364,14 +250,14 @@ describe('relayBatch', () => {
       expect(deadLetters.received[0]!.keys).toEqual({ pk: 'OUTBOX#o-broken', sk: 'o-broken#000000000000001' });
       expect(JSON.stringify(deadLetters.sends)).not.toContain('4111111111111111');
       expect(bus.calls).toEqual([[first!.id, second!.id, third!.id]]);
-      expect(outcome).toEqual({ delivered: { 'bus:orders': 3 }, deadLettered: 2 });
+      expect(outcome).toEqual({ delivered: { 'bus:orders': 3 }, deadLettered: 2, alreadyPublished: 0, filledFromLog: 0, blockedByGap: 0 });
     });
 
     it('retries the dead-letter queue when it fails for a while', async () => {
       // arrange
       const [event] = ordersPlaced(1);
       const deadLetters = new FakeDeadLetterSink().failing(2);
-      const { deps, delays } = dependencies([new FakeTarget('bus:orders')], { deadLetters });
+      const { deps, delays } = relayDependencies([new FakeTarget('bus:orders')], { deadLetters });
 
       // act
       const outcome = await relayBatch(relayRecords(event, BROKEN_JSON), deps);
@@ -387,7 +273,7 @@ describe('relayBatch', () => {
       // arrange
       const [first, second] = ordersPlaced(2);
       const deadLetters = new FakeDeadLetterSink().failing(Infinity);
-      const { deps, failures } = dependencies([new FakeTarget('bus:orders')], { deadLetters });
+      const { deps, failures } = relayDependencies([new FakeTarget('bus:orders')], { deadLetters });
 
       // act
       const outcome = await relayBatch(relayRecords(first, BROKEN_JSON, second, undefined), deps);
@@ -405,7 +291,7 @@ describe('relayBatch', () => {
       const [first, second] = ordersPlaced(2);
       const deadLetters = new FakeDeadLetterSink().failing(Infinity);
       const bus = new FakeTarget('bus:orders').refusing([first!], Infinity);
-      const { deps } = dependencies([bus], { deadLetters });
+      const { deps } = relayDependencies([bus], { deadLetters });
 
       // act
       const outcome = await relayBatch(relayRecords(first, second, BROKEN_JSON), deps);
@@ -420,7 +306,7 @@ describe('relayBatch', () => {
       // arrange
       const [event] = ordersPlaced(1);
       const bus = new FakeTarget('bus:orders').refusing([event!], 5);
-      const { deps, delays } = dependencies([bus], { policy: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 300 } });
+      const { deps, delays } = relayDependencies([bus], { policy: { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 300 } });
 
       // act
       const outcome = await relayBatch(relayRecords(event), deps);
@@ -435,7 +321,7 @@ describe('relayBatch', () => {
       // arrange
       const [event] = ordersPlaced(1);
       const bus = new FakeTarget('bus:orders').refusing([event!], Infinity);
-      const { deps, delays } = dependencies([bus], { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 } });
+      const { deps, delays } = relayDependencies([bus], { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 } });
 
       // act
       await relayBatch(relayRecords(event), deps);
@@ -452,7 +338,7 @@ describe('relayBatch', () => {
       const store9 = ordersPlaced(5, 'store-9');
       const stream = [store7[0]!, store9[0]!, store7[1]!, store7[2]!, store9[1]!, store7[3]!, store9[2]!, store7[4]!, store7[5]!, store9[3]!, store9[4]!, store7[6]!];
       const fifo = new FakeTarget('fifo:barista.fifo', { maxEntries: 3 });
-      const { deps } = dependencies([fifo]);
+      const { deps } = relayDependencies([fifo]);
 
       // act
       await relayBatch(relayRecords(...stream), deps);
@@ -468,7 +354,7 @@ describe('relayBatch', () => {
       // arrange
       const events = ordersPlaced(6, 'store-7');
       const fifo = new FakeTarget('fifo:barista.fifo', { maxEntries: 3 }).refusing([events[2]!], 2);
-      const { deps } = dependencies([fifo]);
+      const { deps } = relayDependencies([fifo]);
 
       // act
       await relayBatch(relayRecords(...events), deps);
@@ -489,7 +375,7 @@ describe('relayBatch to a target that keeps order per group (SQS FIFO)', () => {
     const others = ['a', 'b', 'c', 'd'].map((key) => orderPlaced({ partitionkey: key }));
     const stream = [hot[0]!, others[0]!, hot[1]!, others[1]!, hot[2]!, others[2]!, others[3]!, hot[3]!];
     const fifo = new FakeTarget('fifo:barista.fifo', { maxEntries: 3, groupOf: byKey });
-    const { deps } = dependencies([fifo]);
+    const { deps } = relayDependencies([fifo]);
 
     // act
     await relayBatch(relayRecords(...stream), deps);
@@ -506,7 +392,7 @@ describe('relayBatch to a target that keeps order per group (SQS FIFO)', () => {
     // arrange: the first event of `k` is refused once
     const k = ordersPlaced(3, 'k');
     const fifo = new FakeTarget('fifo:barista.fifo', { groupOf: byKey }).refusing([k[0]!], 1);
-    const { deps } = dependencies([fifo]);
+    const { deps } = relayDependencies([fifo]);
 
     // act
     await relayBatch(relayRecords(...k), deps);
@@ -521,7 +407,7 @@ describe('relayBatch to a target that keeps order per group (SQS FIFO)', () => {
     const [x1, x2] = ordersPlaced(2, 'x');
     const y1 = orderPlaced({ partitionkey: 'y' });
     const fifo = new FakeTarget('fifo:barista.fifo', { groupOf: byKey }).refusing([x1!], 99);
-    const { deps } = dependencies([fifo]);
+    const { deps } = relayDependencies([fifo]);
     const records = relayRecords(x1!, y1, x2!);
 
     // act

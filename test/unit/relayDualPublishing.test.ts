@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../functions/toolkit/envelope';
-import { relayBatch, toRelayRecord, type EventTarget, type FailedEntry, type RelayDependencies } from '../../functions/toolkit/relay';
+import { InMemoryCursorStore, InMemoryOutboxLog, relayBatch, toRelayRecord, type EventTarget, type FailedEntry, type RelayDependencies } from '../../functions/toolkit/relay';
 import { copyEventId } from '../../functions/toolkit/schemas';
 import { walletRegistry } from '../../functions/wallet/schemas';
 import { transactionAdded, transactionAddedV1Data, transactionAddedV2Data } from '../fixtures/wallet/transactionAdded';
@@ -44,6 +44,9 @@ function dependencies(targets: EventTarget[], alsoPublish?: RelayDependencies['a
   return {
     targets,
     deadLetters: { send: async () => undefined },
+    log: new InMemoryOutboxLog(),
+    cursors: new InMemoryCursorStore(),
+    clock: () => new Date(),
     policy: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
     sleep: async () => undefined,
     random: () => 0.5,
@@ -84,7 +87,7 @@ describe('relayBatch with dual publishing (alsoPublish: registry.downcasts)', ()
   it('copies nothing without the option, nor events the old version cannot express', async () => {
     const euros = transactionAdded(2, transactionAddedV2Data());
     const dollars = transactionAdded(2, transactionAddedV2Data({ amount: { amount: 100, currency: 'USD' } }));
-    const old = transactionAdded(1, transactionAddedV1Data());
+    const old = transactionAdded(1, transactionAddedV1Data(), 2);
     const plainBus = new FakeTarget('bus:plain', true);
     const dualBus = new FakeTarget('bus:dual', true);
 

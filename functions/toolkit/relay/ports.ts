@@ -1,3 +1,4 @@
+import type { DynamoDBRecord } from 'aws-lambda';
 import type { EventEnvelope } from '../envelope';
 
 /** An entry a target refused, by event id, with the target's reason. */
@@ -51,4 +52,58 @@ export interface PoisonRecord {
 /** Where poison records go at once, with their reason. */
 export interface DeadLetterSink {
   send(records: readonly PoisonRecord[]): Promise<void>;
+}
+
+/**
+ * A stream the relay keeps in order: one aggregate's events (`subject`) under one partition key,
+ * numbered by `sequence` 1, 2, 3, … (the aggregate version that produced each). It is what one outbox
+ * item prefix holds: pk `OUTBOX#<partitionkey>`, sk `<subject>#<sequence>`.
+ */
+export interface StreamKey {
+  readonly partitionkey: string;
+  readonly subject: string;
+}
+
+/** How far a stream has been published: every event up to `sequence` reached every target. */
+export interface Cursor extends StreamKey {
+  readonly sequence: number;
+  /** Epoch seconds after which the cursor may be deleted (DynamoDB TTL); absent: kept for good. */
+  readonly expiresAt?: number;
+}
+
+/** The relay's cursors, one per stream. */
+export interface CursorStore {
+  /** The cursors of these streams, read consistently; a stream that has none is left out. */
+  get(streams: readonly StreamKey[]): Promise<Cursor[]>;
+  /** Stores these cursors, each replacing its stream's. */
+  put(cursors: readonly Cursor[]): Promise<void>;
+}
+
+/** One outbox item of a stream as read back from the log: an event, or an item that is not one. */
+export type LoggedItem =
+  | { readonly sequence: number; readonly event: EventEnvelope; readonly expiresAt?: number }
+  | { readonly sequence: number; readonly unreadable: string; readonly expiresAt?: number };
+
+/** The outbox table as a log the relay reads the events it did not get (yet) from the stream. */
+export interface OutboxLog {
+  /** The stream's items with `from ≤ sequence ≤ to`, in sequence order, read consistently. */
+  read(stream: StreamKey, from: number, to: number): Promise<LoggedItem[]>;
+}
+
+/**
+ * A stream batch that exhausted the relay mapping's retries, as AWS records it in the on-failure
+ * destination (`DDBStreamBatchInfo`): where its records are, not the records.
+ */
+export interface FailedStreamBatch {
+  readonly streamArn: string;
+  readonly shardId: string;
+  readonly startSequenceNumber: string;
+  readonly endSequenceNumber: string;
+  readonly batchSize?: number;
+}
+
+/** Reads a failed batch's records back from the stream while it still holds them (24 h). */
+export interface StreamBatchReader {
+  /** The batch's records, in stream order; throws when they cannot be read any more. */
+  read(batch: FailedStreamBatch): Promise<DynamoDBRecord[]>;
 }

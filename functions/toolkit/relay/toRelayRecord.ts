@@ -3,7 +3,7 @@ import { parseEvent } from '../envelope';
 import { OUTBOX } from '../outbox/outboxItem';
 import type { RelayRecord } from './relayBatch';
 
-/** Reads a stream record's outbox item into an envelope; a record that does not parse is poison. */
+/** Reads a stream record's outbox item into an envelope (and its TTL); a record that does not parse is poison. */
 export function toRelayRecord(record: DynamoDBRecord): RelayRecord {
   const sequenceNumber = record.dynamodb?.SequenceNumber ?? '';
   const image = record.dynamodb?.NewImage ?? {};
@@ -11,7 +11,8 @@ export function toRelayRecord(record: DynamoDBRecord): RelayRecord {
   try {
     const raw = image[OUTBOX.envelopeAttribute]?.S;
     if (raw === undefined) throw new TypeError(`outbox item has no string attribute "${OUTBOX.envelopeAttribute}"`);
-    return { sequenceNumber, event: parseEvent(raw) };
+    const expiresAt = Number(image[OUTBOX.ttlAttribute]?.N);
+    return { sequenceNumber, event: parseEvent(raw), ...(Number.isFinite(expiresAt) ? { expiresAt } : {}) };
   } catch (error) {
     const err = error instanceof Error ? error : new Error(String(error));
     return { sequenceNumber, poison: { sequenceNumber, reason: err.message, errorName: err.name, keys } };

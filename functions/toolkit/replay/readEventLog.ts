@@ -34,6 +34,16 @@ const KeyItemSchema = z.object({ [OUTBOX.partitionKey]: z.string().startsWith('O
  */
 export async function* readEventLog(options: ReadEventLogOptions): AsyncIterable<LoggedKey> {
   const { dynamodb, tableName } = options;
+  for await (const partitionkey of outboxPartitionKeys(dynamodb, tableName)) {
+    yield { partitionkey, events: await eventsOf(dynamodb, tableName, partitionkey) };
+  }
+}
+
+/**
+ * The partition keys of an outbox table's events, each once: a `Scan` of the outbox items that
+ * returns only their `pk` (memory holds the set of keys seen).
+ */
+export async function* outboxPartitionKeys(dynamodb: DynamoDBClient, tableName: string): AsyncIterable<string> {
   const seen = new Set<string>();
   let startKey: Record<string, AttributeValue> | undefined;
   do {
@@ -51,8 +61,7 @@ export async function* readEventLog(options: ReadEventLogOptions): AsyncIterable
       const pk = KeyItemSchema.parse(unmarshall(item)).pk;
       if (seen.has(pk)) continue;
       seen.add(pk);
-      const partitionkey = pk.slice('OUTBOX#'.length);
-      yield { partitionkey, events: await eventsOf(dynamodb, tableName, partitionkey) };
+      yield pk.slice('OUTBOX#'.length);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);
@@ -60,7 +69,15 @@ export async function* readEventLog(options: ReadEventLogOptions): AsyncIterable
 
 /** A partition key's logged events in sort-key (commit) order, read consistently. */
 export async function eventsOf(dynamodb: DynamoDBClient, tableName: string, partitionkey: string): Promise<LoggedEvent[]> {
-  const events: LoggedEvent[] = [];
+  return (await outboxItemsOf(dynamodb, tableName, partitionkey)).map((item) => {
+    const json = LogItemSchema.parse(unmarshall(item)).envelope;
+    return { envelope: parseEvent(json), json };
+  });
+}
+
+/** A partition key's outbox items as stored (attribute values), in sort-key order, read consistently. */
+export async function outboxItemsOf(dynamodb: DynamoDBClient, tableName: string, partitionkey: string): Promise<Array<Record<string, AttributeValue>>> {
+  const items: Array<Record<string, AttributeValue>> = [];
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await dynamodb.send(
@@ -75,11 +92,8 @@ export async function eventsOf(dynamodb: DynamoDBClient, tableName: string, part
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    for (const item of page.Items ?? []) {
-      const json = LogItemSchema.parse(unmarshall(item)).envelope;
-      events.push({ envelope: parseEvent(json), json });
-    }
+    items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return events;
+  return items;
 }
