@@ -12,6 +12,7 @@
  *                            send every logged event (outbox tables), per key in order, to a consumer's queue
  * Works against AWS as configured in the environment, or the local cloud when AWS_ENDPOINT_URL is set.
  */
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DescribeContinuousBackupsCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
@@ -150,11 +151,7 @@ program
       tableName: config[RELAY_ENV.outboxTableName],
       reconcileWholeLog: options.reconcile === true,
       relay: relayDependencies(config, { dynamodb, eventBridge: new EventBridgeClient({}), sqs }, { onNotice: notice }),
-      streams: new DynamoStreamsReader({
-        region: await dynamodb.config.region(),
-        credentials: () => dynamodb.config.credentials(),
-        ...(process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL ? { endpoint: (process.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS ?? process.env.AWS_ENDPOINT_URL)! } : {}),
-      }),
+      streams: new DynamoStreamsReader(new DynamoDBStreamsClient({})),
       onProgress: (step) => console.log(`  ${step}`),
     });
     console.log(

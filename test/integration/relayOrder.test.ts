@@ -7,6 +7,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Outbox, OUTBOX, outboxPartitionKey, outboxSortKey } from '../../functions/toolkit/outbox';
 import { DynamoStreamsReader } from '../../functions/toolkit/relay';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { endpointUrl } from '../../localstack/cloud';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
@@ -183,7 +184,7 @@ async function takeDeadLetters(text: string): Promise<string[]> {
 }
 
 describe('npm run ops -- republish <relay dlq>', () => {
-  const reader = () => new DynamoStreamsReader({ region: 'us-east-1', credentials: async () => ({ accessKeyId: 'test', secretAccessKey: 'test' }), endpoint: endpointUrl(), maxEmptyPages: 1 });
+  const reader = () => new DynamoStreamsReader(new DynamoDBStreamsClient({}), { maxEmptyPages: 1 });
 
   it('re-sends a given-up batch’s events from the outbox, in order, keys read from the stream; leaves the relay’s own dead letters', async () => {
     // arrange: events committed but never relayed (their batch "exhausted its retries"); the DLQ gets
