@@ -15,6 +15,8 @@ export interface Delivery {
   readonly subject: string;
   readonly sequence: number;
   readonly receivedAt: string;
+  /** The SQS message that carried it: a redelivery of one message (SQS is at-least-once) has the same id, a second publish another. */
+  readonly messageId?: string;
   /** Whether the order named a customer, and whether their personal data could still be opened. */
   readonly customer?: 'known' | 'erased' | 'none';
 }
@@ -33,7 +35,7 @@ export class DeliveryLog {
     private readonly retentionSeconds = 24 * 3600,
   ) {}
 
-  async record(path: DeliveryPath, event: EventEnvelope, now: Date, customer?: Delivery['customer']): Promise<Delivery> {
+  async record(path: DeliveryPath, event: EventEnvelope, now: Date, customer?: Delivery['customer'], messageId?: string): Promise<Delivery> {
     const pk = partition(path, event.partitionkey);
     const counter = await this.client.send(
       new UpdateItemCommand({
@@ -55,6 +57,7 @@ export class DeliveryLog {
       sequence: Number(event.sequence),
       receivedAt: now.toISOString(),
       ...(customer === undefined ? {} : { customer }),
+      ...(messageId === undefined ? {} : { messageId }),
     };
     await this.client.send(
       new PutItemCommand({
@@ -65,8 +68,18 @@ export class DeliveryLog {
     return delivery;
   }
 
-  /** Deliveries of one key on one path, in arrival order. */
+  /**
+   * The messages of one key on one path, in the order they first arrived. A redelivery of one SQS
+   * message (at-least-once: its visibility timeout ran out on a busy machine) is the queue's, not the
+   * publisher's, and is listed once; a second message with the same event (a second publish) is not.
+   */
   async list(path: DeliveryPath, partitionkey: string): Promise<Delivery[]> {
+    const seen = new Set<string>();
+    return (await this.arrivals(path, partitionkey)).filter((d) => d.messageId === undefined || (!seen.has(d.messageId) && seen.add(d.messageId)));
+  }
+
+  /** Every delivery of one key on one path, redeliveries included, in arrival order. */
+  async arrivals(path: DeliveryPath, partitionkey: string): Promise<Delivery[]> {
     const items: Delivery[] = [];
     let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
     do {

@@ -18,7 +18,7 @@ const recordOne = async (record: SQSRecord): Promise<void> => {
   const ordered = record.attributes.MessageGroupId !== undefined;
   const body: unknown = JSON.parse(record.body);
   const envelope = parseEvent(ordered ? body : (body as { detail?: unknown }).detail);
-  const delivery = await log.record(ordered ? 'ordered' : 'fanout', envelope, new Date());
+  const delivery = await log.record(ordered ? 'ordered' : 'fanout', envelope, new Date(), undefined, record.messageId);
   logger.info('event delivered', { path: delivery.path, id: delivery.id, type: delivery.type, sequence: delivery.sequence, arrival: delivery.arrival });
 };
 
