@@ -104,8 +104,12 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     expect(await shop.placeOrder({ orderId: unique('order'), lines: [{ product: 'latte' }], customer: { customerId, name: 'Gone Soon' } })).toMatchObject({ status: 201 });
     expect(await invoke(coffee.EraseCustomerFunctionName!, { subject: customerId, erasedBy: 'integration-test' })).toMatchObject({ status: 'erased' });
 
-    // act
-    const answer = await shop.placeOrder({ orderId: unique('order'), lines: [{ product: 'latte' }], customer: { customerId, name: 'Gone Soon' } });
+    // act: the API sees the tombstone once its cached key is re-checked (PRIVACY_TOMBSTONE_CHECK_SECONDS)
+    const answer = await eventually(
+      () => shop.placeOrder({ orderId: unique('order'), lines: [{ product: 'latte' }], customer: { customerId, name: 'Gone Soon' } }),
+      (a) => a.status !== 201,
+      { what: 'the API to refuse sealing for the erased customer', timeoutMs: 30_000 },
+    );
 
     // assert
     expect(answer).toMatchObject({ status: 410, body: { error: 'SubjectErasedError', message: expect.stringMatching(/was erased/) } });
