@@ -366,6 +366,33 @@ describe('transfer saga (advance): the pivot rule — once a step without compen
     expect(model.total()).toBe(1000);
   });
 
+  it('given reserve sent again after its timer, when a refusal arrives, then reserve is undone too: the refusal may answer one attempt while another still reserves', () => {
+    // arrange
+    const state = givenSteps(start(), (s) => timeoutOf(s, STEP_TIMEOUT_SECONDS));
+
+    // act
+    const result = advanced(advance(transferSaga, state, event(LEDGER_EVENTS.reservationRefused, 1 + STEP_TIMEOUT_SECONDS)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed]);
+    expect(result.state).toMatchObject({ status: 'compensating', pendingCompensations: ['reserve'], failure: { step: 'reserve', reason: 'refused' } });
+    expect(commands(result)).toEqual(['ReleaseFunds(compensation#1)']);
+  });
+
+  it('given confirm sent again after its timer, when a refusal arrives, then the saga fails for an operator: another attempt may still confirm, and nothing is undone', () => {
+    // arrange
+    const state = givenSteps(start(), reserved(), credited(), (s) => timeoutOf(s, 2 + STEP_TIMEOUT_SECONDS));
+
+    // act
+    const result = advanced(advance(transferSaga, state, event(LEDGER_EVENTS.confirmationRefused, 3 + STEP_TIMEOUT_SECONDS)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed, OWN.failed]);
+    expect(result.events[1]?.data).toMatchObject({ step: 'confirm', reason: expect.stringMatching(/confirm.*refused.*sent 2 times.*may have happened.*operator/) });
+    expect(result.state).toMatchObject({ status: 'failed', pendingCompensations: [], failure: { step: 'confirm', reason: 'refused' } });
+    expect(result.effects.commands).toEqual([]);
+  });
+
   // A saga whose middle step cannot be undone: reserve → credit (a pivot here) → confirm.
   const pivotInTheMiddle = defineSaga({ ...transferSaga, steps: transferSaga.steps.map(({ compensate, ...s }) => (s.name === 'credit' ? s : { ...s, ...(compensate ? { compensate } : {}) })) });
 
