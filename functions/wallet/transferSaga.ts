@@ -1,12 +1,15 @@
 import * as z from 'zod';
 import { defineSaga } from '../toolkit/saga';
-import { Currency } from './schemas';
+import { ClientId, Currency } from './schemas';
 
-/** A transfer of `amount` minor units from one wallet account to another, in one currency. */
+/**
+ * A transfer of `amount` minor units from one wallet account to another, in one currency. The
+ * account ids become keys (the accounts' streams): they are client ids, like everywhere else.
+ */
 export const TransferInput = z
   .object({
-    from: z.string().min(1).max(64),
-    to: z.string().min(1).max(64),
+    from: ClientId,
+    to: ClientId,
     amount: z.object({ amount: z.number().int().positive(), currency: Currency }).strict(),
   })
   .strict()
@@ -50,6 +53,7 @@ export const TRANSFER_STEP_ATTEMPTS = 3;
 export const transferSaga = defineSaga({
   name: 'wallet.transfers',
   input: TransferInput,
+  sagaId: ClientId,
   correlateBy: 'transferId',
   stepAttempts: TRANSFER_STEP_ATTEMPTS,
   steps: [

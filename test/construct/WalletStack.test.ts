@@ -323,10 +323,10 @@ describe('WalletStack', () => {
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual([]);
     });
 
-    it('lets the transfers API only Get a saga instance and send only to the saga queue', () => {
+    it('lets the transfers API only Get a saga instance, Put a transfer’s request (SagaClient.start) and send only to the saga queue', () => {
       const permissions = permissionsOfFn(transfersApi);
 
-      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(allow(['dynamodb:GetItem'], arn(transfers.table)));
+      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(permissionSet(allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(transfers.table))));
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual(allow(['sqs:SendMessage'], arn(transfers.queue)));
     });
 

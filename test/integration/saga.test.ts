@@ -31,7 +31,7 @@ beforeAll(() => {
   out = stackOutputs('SagaTest');
   ledger = new Outbox({ client: ddb, tableName: out.LedgerTableName!, source: LEDGER_SOURCE });
   sagas = new DynamoSagaStore(ddb, out.SagaTableName!, new Outbox({ client: ddb, tableName: out.SagaTableName!, source: TRANSFER_SAGA }));
-  client = new SagaClient(transferSaga, { sqs, queueUrl: out.SagaQueueUrl! });
+  client = new SagaClient(transferSaga, { sqs, dynamodb: ddb, queueUrl: out.SagaQueueUrl!, tableName: out.SagaTableName! });
 });
 
 async function openAccount(balance: number): Promise<string> {

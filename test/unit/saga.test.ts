@@ -1,3 +1,5 @@
+import { ConditionalCheckFailedException, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { buildEvent, newEventId, newTraceparent } from '../../functions/toolkit/envelope';
@@ -10,6 +12,8 @@ import {
   InMemorySagaStore,
   InvalidSagaDefinitionError,
   InvalidSagaMessageError,
+  SagaClient,
+  SagaConflictError,
   SagaRuntime,
   sagaEventTypes,
   stepEventTypes,
@@ -645,6 +649,131 @@ describe('saga messages', () => {
     expect(command).toMatchObject({ kind: 'saga.command', commandId: 'tr-1/reserve/forward/1', type: 'ReserveFunds', data: { accountId: 'alice', amount: 500 } });
     expect(() => decodeSagaCommand(body, { CreditFunds: z.object({}) })).toThrow(InvalidSagaMessageError);
     expect(() => decodeSagaCommand('{"kind":"other"}', schemas)).toThrow(InvalidSagaMessageError);
+  });
+});
+
+/**
+ * The two calls `SagaClient.start` makes, as DynamoDB and SQS answer them: a conditional PutItem (the
+ * condition it uses: absent, or the same digest) on a map, and SendMessage recorded (or failing once).
+ */
+class FakeStartTarget {
+  readonly items = new Map<string, Record<string, AttributeValue>>();
+  readonly sent: Array<{ sagaId: string; input: unknown }> = [];
+  failNextSend = false;
+
+  readonly dynamodb = {
+    send: async (command: unknown): Promise<unknown> => {
+      if (!(command instanceof PutItemCommand)) throw new Error(`the fake does not answer ${String(command)}`);
+      const { Item, ConditionExpression, ExpressionAttributeValues } = command.input;
+      expect(ConditionExpression).toBe('attribute_not_exists(pk) OR digest = :digest');
+      const id = `${Item!.pk!.S}|${Item!.sk!.S}`;
+      const existing = this.items.get(id);
+      if (existing && existing.digest?.S !== ExpressionAttributeValues![':digest']!.S) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      this.items.set(id, Item!);
+      return {};
+    },
+  } as unknown as DynamoDBClient;
+
+  readonly sqs = {
+    send: async (command: unknown): Promise<unknown> => {
+      if (!(command instanceof SendMessageCommand)) throw new Error(`the fake does not answer ${String(command)}`);
+      if (this.failNextSend) {
+        this.failNextSend = false;
+        throw new Error('network down');
+      }
+      const envelope = JSON.parse(command.input.MessageBody!) as { data: { sagaId: string; input: unknown } };
+      this.sent.push(envelope.data);
+      return {};
+    },
+  } as unknown as SQSClient;
+
+  client(): SagaClient<TransferInput> {
+    return new SagaClient(transferSaga, { sqs: this.sqs, dynamodb: this.dynamodb, queueUrl: 'https://sqs.local/queue/saga', tableName: 'sagas', clock: () => at(0) });
+  }
+}
+
+describe('SagaClient: a saga id names one request; the same id with other input is a conflict', () => {
+  it('given a transfer requested, when the same request comes again (its keys in another order), then it is sent again (the saga starts once) and is no conflict', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    await target.client().start('tr-9', { from: 'alice', to: 'bob', amount: 500, faults: {} });
+
+    // act
+    await target.client().start('tr-9', { faults: {}, amount: 500, to: 'bob', from: 'alice' } as TransferInput);
+
+    // assert
+    expect(target.sent).toHaveLength(2);
+    expect([...target.items.keys()]).toEqual(['SAGA#tr-9|REQUEST']);
+    expect(target.items.get('SAGA#tr-9|REQUEST')).toMatchObject({ saga: { S: 'test.transfer' }, digest: { S: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+  });
+
+  it('given a transfer requested, when the same id comes with another amount, then it is refused as a conflict and nothing is sent', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    await target.client().start('tr-9', INPUT);
+
+    // act
+    const other = target.client().start('tr-9', { ...INPUT, amount: 501 });
+
+    // assert
+    await expect(other).rejects.toThrow(SagaConflictError);
+    await expect(target.client().start('tr-9', { ...INPUT, to: 'carol' })).rejects.toThrow(/tr-9 was already requested with other input/);
+    expect(target.sent).toEqual([{ sagaId: 'tr-9', input: INPUT }]);
+  });
+
+  it('when two different requests with one id race before the saga has started, then exactly one is sent and the other is a conflict', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+
+    // act
+    const results = await Promise.allSettled([target.client().start('tr-9', INPUT), target.client().start('tr-9', { ...INPUT, amount: 7 })]);
+
+    // assert
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.any(SagaConflictError) });
+    expect(target.sent).toHaveLength(1);
+  });
+
+  it('given a request recorded whose send failed, when the client retries it, then the start is sent', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    target.failNextSend = true;
+    await expect(target.client().start('tr-9', INPUT)).rejects.toThrow('network down');
+
+    // act
+    await target.client().start('tr-9', INPUT);
+
+    // assert
+    expect(target.sent).toEqual([{ sagaId: 'tr-9', input: INPUT }]);
+  });
+
+  it('refuses an id its definition refuses (it becomes part of a key) before recording anything; so does the saga’s queue', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    const strict = defineSaga({ ...transferSaga, sagaId: z.string().regex(/^tr-[0-9]+$/) });
+    const client = new SagaClient(strict, { sqs: target.sqs, dynamodb: target.dynamodb, queueUrl: 'https://sqs.local/queue/saga', tableName: 'sagas' });
+
+    // act
+    const bad = client.start('tr 9', INPUT);
+
+    // assert
+    await expect(bad).rejects.toThrow(InvalidSagaMessageError);
+    expect(target.items.size).toBe(0);
+    const request = JSON.stringify(requestEnvelope('test.transfer', 'tr 9', INPUT, at(0)));
+    expect(() => decodeMessage(request, sagaQueueSchemas(strict))).toThrow(/sagaId/);
+  });
+
+  it('refuses an input its definition refuses before recording anything (poison: no retry fixes it)', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+
+    // act
+    const bad = target.client().start('tr-9', { ...INPUT, amount: -1 });
+
+    // assert
+    await expect(bad).rejects.toThrow(InvalidSagaMessageError);
+    expect(target.items.size).toBe(0);
+    expect(target.sent).toEqual([]);
   });
 });
 

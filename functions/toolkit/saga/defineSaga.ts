@@ -62,6 +62,11 @@ export interface SagaDefinition<I = unknown> {
   readonly name: string;
   /** The input a saga instance starts with (validated when it is requested). */
   readonly input: z.ZodType<I>;
+  /**
+   * What an instance's id must be (validated when it is requested, by `SagaClient.start` and by the
+   * saga's queue): it becomes part of the instance's keys. @default any non-empty string
+   */
+  readonly sagaId?: z.ZodType<string>;
   /** The field of every step event's `data` that names the saga instance, e.g. `transferId`. */
   readonly correlateBy: string;
   readonly steps: readonly SagaStep<I>[];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DomainRejection } from '../../functions/toolkit/eventsource';
 import { advance, sagaEventTypes, type OutgoingCommand, type SagaEffects, type SagaInput, type SagaState, type SagaTimer } from '../../functions/toolkit/saga';
 import type { Currency } from '../../functions/wallet/schemas';
-import { transferSaga, type TransferInput } from '../../functions/wallet/transferSaga';
+import { TransferInput as TransferInputSchema, transferSaga, type TransferInput } from '../../functions/wallet/transferSaga';
 import { available, decideWallet, evolveWallet, initialWallet, refuseTransferStep, TRANSFER_REFUSALS, type WalletCommand, type WalletEvent, type WalletState } from '../../functions/wallet/wallet';
 
 // Property-based tests of the wallet's transfer saga: its pure core (`advance`) driven together with
@@ -286,6 +286,22 @@ function expectAccountedFor(simulation: Simulation): void {
     expect(reserved !== wallet.confirmed).toBe(true);
   }
 }
+
+describe('transfer saga: its input', () => {
+  it('takes account ids that are client ids (they become the accounts’ keys), and a transfer id that is one', () => {
+    // arrange
+    const valid = { from: 'acct-1', to: 'acct-2', amount: { amount: 100, currency: 'EUR' } };
+
+    // act / assert
+    expect(TransferInputSchema.safeParse(valid).success).toBe(true);
+    for (const id of ['', 'ab', 'has space', 'x'.repeat(65), '-leading', 'a/b']) {
+      expect(TransferInputSchema.safeParse({ ...valid, from: id }).success, `from ${JSON.stringify(id)}`).toBe(false);
+      expect(TransferInputSchema.safeParse({ ...valid, to: id }).success, `to ${JSON.stringify(id)}`).toBe(false);
+      expect(transferSaga.sagaId?.safeParse(id).success, `transferId ${JSON.stringify(id)}`).toBe(false);
+    }
+    expect(transferSaga.sagaId?.safeParse('tr-20260101-1').success).toBe(true);
+  });
+});
 
 describe('transfer saga with the wallet (property-based)', () => {
   it('given any schedule of deliveries, duplicates, timers and account changes, then once quiet the money is accounted for and the saga ended exactly once', () => {
