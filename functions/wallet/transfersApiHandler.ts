@@ -31,7 +31,7 @@ export const handler = httpApi(
       try {
         await transfers.start(transferId, input);
       } catch (error) {
-        if (error instanceof SagaConflictError) throw new HttpError(409, 'TransferConflict', `transfer ${transferId} was already requested with another source, target or amount; the same request again is accepted, another transfer needs another id`);
+        if (error instanceof SagaConflictError) throw new HttpError(409, 'TransferConflict', `transfer ${transferId} was already requested with other input (source, target or amount); the same request again is accepted, another transfer needs another id`);
         throw error;
       }
       logger.info('transfer requested', { transferId });
