@@ -39,7 +39,9 @@ export interface SagaStep<I> {
   readonly completedBy: string;
   /**
    * Event types that say the step was refused (that attempt did nothing): the completed steps are
-   * compensated, unless a pivot completed before it (then the saga fails for an operator).
+   * compensated, unless a pivot completed before it (then the saga fails for an operator). Once the
+   * step was sent more than once, a refusal leaves it in doubt (another attempt may still apply),
+   * like its last timeout.
    */
   readonly failedBy: readonly string[];
   /**
