@@ -6,7 +6,7 @@ import { parseConfig } from '../toolkit/config/parseConfig';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
 import { instrument } from '../toolkit/observability';
 import { readAggregate } from '../toolkit/outbox';
-import { SagaClient, sagaKey, type SagaState } from '../toolkit/saga';
+import { SagaClient, SagaConflictError, sagaKey, type SagaState } from '../toolkit/saga';
 import { ClientId } from './schemas';
 import { TransferInput, transferSaga } from './transferSaga';
 import { WALLET_API_ENV, WalletApiConfigSchema } from './walletApiConfig';
@@ -14,7 +14,12 @@ import { WALLET_API_ENV, WalletApiConfigSchema } from './walletApiConfig';
 const config = parseConfig(WalletApiConfigSchema);
 const logger = new Logger({ serviceName: 'wallet' });
 const dynamodb = instrument(new DynamoDBClient({}));
-const transfers = new SagaClient(transferSaga, { sqs: instrument(new SQSClient({})), queueUrl: config[WALLET_API_ENV.transferQueueUrl] });
+const transfers = new SagaClient(transferSaga, {
+  sqs: instrument(new SQSClient({})),
+  dynamodb,
+  queueUrl: config[WALLET_API_ENV.transferQueueUrl],
+  tableName: config[WALLET_API_ENV.transferTableName],
+});
 
 /** The wallet's HTTP API for transfers: starts the transfer saga and reports where it stands. */
 export const handler = httpApi(
@@ -23,7 +28,12 @@ export const handler = httpApi(
       const body = validated(z.object({ transferId: ClientId }).passthrough(), jsonBody(event));
       const { transferId, ...rest } = body;
       const input = validated(TransferInput, rest);
-      await transfers.start(transferId, input);
+      try {
+        await transfers.start(transferId, input);
+      } catch (error) {
+        if (error instanceof SagaConflictError) throw new HttpError(409, 'TransferConflict', `transfer ${transferId} was already requested with other input (source, target or amount); the same request again is accepted, another transfer needs another id`);
+        throw error;
+      }
       logger.info('transfer requested', { transferId });
       return json(202, { transferId, status: 'started' });
     },

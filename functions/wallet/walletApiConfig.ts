@@ -1,6 +1,9 @@
-import * as z from 'zod';
+import { SAGA_CLIENT_ENV, SagaClientConfigSchema } from '../toolkit/saga/sagaConfig';
 
-/** Where the wallet API starts and follows transfers: the transfer saga's queue and table. */
-export const WALLET_API_ENV = { transferQueueUrl: 'TRANSFER_QUEUE_URL', transferTableName: 'TRANSFER_TABLE_NAME' } as const;
+/**
+ * Where the transfers API starts and follows transfers: the transfer saga's queue and table, as
+ * `Saga.grantStart` sets them for a `SagaClient`.
+ */
+export const WALLET_API_ENV = { transferQueueUrl: SAGA_CLIENT_ENV.queueUrl, transferTableName: SAGA_CLIENT_ENV.tableName } as const;
 
-export const WalletApiConfigSchema = z.object({ [WALLET_API_ENV.transferQueueUrl]: z.url(), [WALLET_API_ENV.transferTableName]: z.string().min(1) });
+export const WalletApiConfigSchema = SagaClientConfigSchema;

@@ -3,10 +3,11 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { stepEventTypes, type SagaOutline } from '../../functions/toolkit/saga/defineSaga';
-import { SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';
+import { SAGA_CLIENT_ENV, SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';
 import { EventConsumer } from './EventConsumer';
 import { grantSendMessage } from './grants';
 import type { ToolkitFunction } from './ToolkitFunction';
@@ -58,7 +59,7 @@ export interface SagaProps {
  */
 export class Saga extends Construct {
   public readonly outbox: TransactionalOutbox;
-  /** The outbox's table: saga instances (`SAGA#<id>`/`STATE`) and the saga's events. */
+  /** The outbox's table: saga instances (`SAGA#<id>`/`STATE`), the requests that started them (`SAGA#<id>`/`REQUEST`) and the saga's events. */
   public readonly table: TransactionalOutbox['table'];
   /** The consumer that runs the saga: its queue, dead-letter queue, rule and alarms. */
   public readonly consumer: EventConsumer;
@@ -111,9 +112,26 @@ export class Saga extends Construct {
     );
   }
 
-  /** Lets `grantee` start saga instances (`SagaClient.start`): send to the saga's queue. */
-  grantStart(grantee: iam.IGrantable): iam.Grant {
-    return grantSendMessage(grantee, this.queue);
+  /**
+   * Lets `starter` start saga instances (`SagaClient.start`): record a start request in the saga's
+   * table (`dynamodb:PutItem`, and `kms:Decrypt` on the table's key only through DynamoDB, which
+   * calls it as the caller for a table with a customer-managed key) and send to the saga's queue.
+   * Sets the starter's `SAGA_CLIENT_*` environment.
+   */
+  grantStart(starter: lambda.Function): iam.Grant {
+    starter.addEnvironment(SAGA_CLIENT_ENV.queueUrl, this.queue.queueUrl);
+    starter.addEnvironment(SAGA_CLIENT_ENV.tableName, this.table.tableName);
+    const send = grantSendMessage(starter, this.queue);
+    const put = iam.Grant.addToPrincipal({ grantee: starter, actions: ['dynamodb:PutItem'], resourceArns: [this.table.tableArn] });
+    const key = this.table.encryptionKey;
+    if (!key) return send.combine(put);
+    const decrypt = iam.Grant.addToPrincipal({
+      grantee: starter,
+      actions: ['kms:Decrypt'],
+      resourceArns: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+    });
+    return send.combine(put).combine(decrypt);
   }
 }
 

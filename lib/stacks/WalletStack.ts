@@ -3,8 +3,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { FRAUD_SOURCE, WALLET_SOURCE } from '../../functions/wallet/schemas';
 import { transferSaga } from '../../functions/wallet/transferSaga';
-import { WALLET_API_ENV } from '../../functions/wallet/walletApiConfig';
-import { grantSendMessage } from '../constructs/grants';
 import { Saga } from '../constructs/Saga';
 import { EventConsumer } from '../constructs/EventConsumer';
 import { PersonalDataVault } from '../constructs/PersonalDataVault';
@@ -87,13 +85,10 @@ export class WalletStack extends Stack {
     const transfersApi = new ToolkitFunction(this, 'TransfersApi', {
       entry: 'functions/wallet/transfersApiHandler.ts',
       description: 'Wallet HTTP API: start a transfer, read where it stands',
-      environment: {
-        POWERTOOLS_SERVICE_NAME: 'wallet',
-        [WALLET_API_ENV.transferQueueUrl]: transfersSaga.queue.queueUrl,
-        [WALLET_API_ENV.transferTableName]: transfersSaga.table.tableName,
-      },
+      environment: { POWERTOOLS_SERVICE_NAME: 'wallet' },
     });
-    grantSendMessage(transfersApi, transfersSaga.queue);
+    // Starts transfers (records the request, sends it to the saga's queue) and reads where they stand.
+    transfersSaga.grantStart(transfersApi);
     transfersSaga.table.grant(transfersApi, 'dynamodb:GetItem');
     transfersSaga.table.encryptionKey?.grant(transfersApi, 'kms:Decrypt');
 

@@ -1,17 +1,17 @@
 import { Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { stepEventTypes } from '../../functions/toolkit/saga/defineSaga';
-import { SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';
+import { SAGA_CLIENT_ENV, SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';
 import { Saga, type SagaProps } from '../../lib/constructs/Saga';
 import { TransactionalOutbox } from '../../lib/constructs/TransactionalOutbox';
 import { transferSaga } from '../integration/saga/transferSaga';
-import { allow, permissionsOf, wildcardAllows } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, wildcardAllows } from './support/iamPermissions';
 import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 
@@ -93,19 +93,28 @@ describe('Saga', () => {
     expect(wildcardAllows(template)).toEqual([]);
   });
 
-  it('grantStart lets a caller send to the saga’s queue, and nothing more', () => {
+  it('grantStart lets a starter record its request (PutItem on the saga table, decrypting only through DynamoDB) and send to the saga’s queue, and nothing more; it tells the starter where they are', () => {
     // arrange
     const local = new Stack(projectApp({ context: SKIP_BUNDLING }), 'Caller');
     const { saga: callee } = build(local);
-    const caller = new iam.Role(local, 'Caller', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const starter = new lambda.Function(local, 'Starter', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
 
     // act
-    callee.grantStart(caller);
+    callee.grantStart(starter);
 
     // assert
-    const permissions = permissionsOf(Template.fromStack(local), local, caller);
-    expect(permissions.map((p) => p.action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'sqs:SendMessage']);
-    expect(permissions.find((p) => p.action === 'sqs:SendMessage')?.resource).toEqual(arnOf(local, callee.queue));
+    const template = Template.fromStack(local);
+    const viaDynamoDb = { StringEquals: { 'kms:ViaService': local.resolve(`dynamodb.${local.region}.amazonaws.com`) } };
+    expect(permissionsOf(template, local, starter.role)).toEqual(
+      permissionSet(
+        allow(['sqs:SendMessage'], arnOf(local, callee.queue)),
+        allow(['kms:GenerateDataKey', 'kms:Decrypt'], arnOf(local, callee.queue.encryptionMasterKey!)),
+        allow(['dynamodb:PutItem'], arnOf(local, callee.table)),
+        [{ effect: 'Allow', action: 'kms:Decrypt', resource: arnOf(local, callee.table.encryptionKey!), condition: viaDynamoDb }],
+      ),
+    );
+    const env = template.toJSON().Resources[ref(local, starter)].Properties.Environment.Variables;
+    expect(env).toEqual({ [SAGA_CLIENT_ENV.queueUrl]: { Ref: ref(local, callee.queue) }, [SAGA_CLIENT_ENV.tableName]: { Ref: ref(local, callee.table) } });
   });
 
   it('refuses conflicting or incomplete props, listing every problem', () => {

@@ -12,7 +12,7 @@ import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';
 import { FRAUD_SOURCE, WALLET_SOURCE, walletRegistry } from '../../functions/wallet/schemas';
-import { transferSaga } from '../../functions/wallet/transferSaga';
+import { TRANSFER_STEP_ATTEMPTS, TRANSFER_STEP_TIMEOUT_SECONDS, transferSaga } from '../../functions/wallet/transferSaga';
 import { WALLET_API_ENV } from '../../functions/wallet/walletApiConfig';
 import { EventConsumer } from '../../lib/constructs/EventConsumer';
 import { PersonalDataVault } from '../../lib/constructs/PersonalDataVault';
@@ -241,6 +241,25 @@ describe('WalletStack', () => {
       expect(mappings[0]).toMatchObject({ FunctionName: { Ref: idOf(commandHandler) }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
     });
 
+    it('waits on each attempt of a step longer than one redelivery of its command, and on all attempts longer than one redelivery of the answer to the saga', () => {
+      const visibilityOf = (queue: IConstruct) => props(idOf(queue), z.object({ VisibilityTimeout: z.number() })).VisibilityTimeout;
+      const timeoutOf = (functionId: string) => props(functionId, z.object({ Timeout: z.number() })).Timeout;
+      const readers = idsOfType('AWS::Lambda::EventSourceMapping').map((id) => props(id, MappingProps)).filter((m) => m.EventSourceArn['Fn::GetAtt'][0] === idOf(commands));
+      expect(readers).toHaveLength(1);
+
+      // A crashed command handler's message comes back after the queue's visibility timeout and runs again.
+      const commandRedelivery = visibilityOf(commands) + timeoutOf(readers[0]!.FunctionName.Ref);
+      // A crashed saga invocation's answer comes back after the saga queue's visibility timeout.
+      const answerRedelivery = visibilityOf(transfers.queue) + timeoutOf(idOf(transfers.function));
+
+      for (const step of transferSaga.steps) {
+        expect(step.timeout, step.name).toBe(TRANSFER_STEP_TIMEOUT_SECONDS);
+        expect(step.attempts ?? transferSaga.stepAttempts, step.name).toBe(TRANSFER_STEP_ATTEMPTS);
+      }
+      expect(TRANSFER_STEP_TIMEOUT_SECONDS).toBeGreaterThan(commandRedelivery);
+      expect(TRANSFER_STEP_TIMEOUT_SECONDS * TRANSFER_STEP_ATTEMPTS).toBeGreaterThan(answerRedelivery);
+    });
+
     it('is started and followed by the transfers API: the saga queue’s URL and the saga table’s name in its environment', () => {
       expect(environmentOf(transfersApi)).toMatchObject({
         [WALLET_API_ENV.transferQueueUrl]: { Ref: idOf(transfers.queue) },
@@ -307,10 +326,10 @@ describe('WalletStack', () => {
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual([]);
     });
 
-    it('lets the transfers API only Get a saga instance and send only to the saga queue', () => {
+    it('lets the transfers API only Get a saga instance, Put a transfer’s request (SagaClient.start) and send only to the saga queue', () => {
       const permissions = permissionsOfFn(transfersApi);
 
-      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(allow(['dynamodb:GetItem'], arn(transfers.table)));
+      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(permissionSet(allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(transfers.table))));
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual(allow(['sqs:SendMessage'], arn(transfers.queue)));
     });
 

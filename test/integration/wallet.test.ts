@@ -102,6 +102,32 @@ describe('transfers: an orchestrated saga that compensates, on the local cloud',
     expect(total(after)).toBe(10_000);
   });
 
+  it('a transfer id names one transfer: the same request again is accepted (202), the same id with other input is a conflict (409), also when they race', async () => {
+    const [from, to] = [await funded(10_000), await funded(0)];
+    const transferId = unique('xfer');
+    const request = { transferId, from, to, amount: eur(1_000) };
+
+    expect(await api.call('POST', '/transfers', request)).toMatchObject({ status: 202, body: { transferId, status: 'started' } });
+    // A retry (e.g. after a timeout that hid the 202) changes nothing; its keys in another order are the same request.
+    expect(await api.call('POST', '/transfers', { amount: eur(1_000), to, from, transferId })).toMatchObject({ status: 202 });
+    const conflict = await api.call('POST', '/transfers', { ...request, amount: eur(1_001) });
+    expect(conflict).toMatchObject({ status: 409, body: { error: 'TransferConflict' } });
+    expect(conflict.body.message).toMatch(new RegExp(`${transferId}.*other input`));
+    expect((await finished(transferId)).body).toMatchObject({ status: 'completed' });
+    expect((await balances(from, to)).map((a) => a.balance)).toEqual([9_000, 1_000]);
+
+    // Two different requests with one new id, at once: exactly one is accepted.
+    const raced = unique('xfer');
+    const answers = await Promise.all([api.call('POST', '/transfers', { ...request, transferId: raced }), api.call('POST', '/transfers', { ...request, transferId: raced, to: from, from: to })]);
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+  });
+
+  it('refuses a transfer whose account ids are not client ids (400): every id that becomes a key is checked at the door', async () => {
+    const answer = await api.call('POST', '/transfers', { transferId: unique('xfer'), from: 'has space', to: 'x'.repeat(65), amount: eur(1) });
+    expect(answer).toMatchObject({ status: 400, body: { error: 'InvalidCommand' } });
+    expect(answer.body.message).toMatch(/from.*to|to.*from/s);
+  });
+
   it('a refused first step (insufficient funds) ends the transfer with nothing to undo', async () => {
     const [from, to] = [await funded(1_000), await funded(0)];
     const { transferId } = await transfer(from, to, 5_000);

@@ -1,26 +1,32 @@
+import { ConditionalCheckFailedException, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { buildEvent, newEventId, newTraceparent } from '../../functions/toolkit/envelope';
 import {
   advance,
+  DEFAULT_STEP_ATTEMPTS,
   defineSaga,
   decodeSagaCommand,
   InMemorySagaMessenger,
   InMemorySagaStore,
   InvalidSagaDefinitionError,
   InvalidSagaMessageError,
+  SagaClient,
+  SagaConflictError,
   SagaRuntime,
   sagaEventTypes,
   stepEventTypes,
   toCommandMessage,
   toSagaInput,
+  type OutgoingCommand,
   type SagaAdvance,
   type SagaInput,
   type SagaState,
 } from '../../functions/toolkit/saga';
 import { decodeMessage } from '../../functions/toolkit/consumer';
 import { sagaQueueSchemas, requestEnvelope, timerEnvelope } from '../../functions/toolkit/saga/messages';
-import { decide, LEDGER_EVENTS, newAccount, type Account } from '../integration/saga/ledger';
+import { decide, LEDGER_EVENTS, LedgerCommandSchemas, newAccount, type Account } from '../integration/saga/ledger';
 import { STEP_TIMEOUT_SECONDS, transferSaga, type TransferInput } from '../integration/saga/transferSaga';
 
 // Given/when/then for the saga's pure core, with the test ledger's transfer saga (reserve → credit →
@@ -73,6 +79,8 @@ function advanced(result: SagaAdvance<TransferInput>) {
   if (result.outcome !== 'advanced') throw new Error(`expected the saga to advance, it ignored the input (${result.reason})`);
   return result;
 }
+/** The timer of what the saga waits on, firing when due; `n` of them, one after the other. */
+const timeouts = (n: number) => Array.from({ length: n }, () => (s: SagaState<TransferInput>) => timeoutOf(s, (s.waiting!.dueAt - T0) / 1000));
 const types = (result: SagaAdvance<TransferInput>) => advanced(result).events.map((e) => e.type);
 const commands = (result: SagaAdvance<TransferInput>) => advanced(result).effects.commands.map((c) => `${c.type}(${c.phase}#${c.attempt})`);
 
@@ -178,7 +186,7 @@ describe('transfer saga (advance): a failure at step k compensates steps k−1 �
 });
 
 describe('transfer saga (advance): timeouts', () => {
-  it('given credit sent, when its timer fires, then the step counts as failed and is undone too (it may have happened), then the reservation', () => {
+  it('given credit sent, when its timer fires, then the credit is sent again as attempt 2 with a new command id and timer: no answer is not a refusal', () => {
     // arrange
     const state = given(start(), reserved());
 
@@ -186,21 +194,80 @@ describe('transfer saga (advance): timeouts', () => {
     const result = advanced(advance(transferSaga, state, timeoutOf(state, 1 + STEP_TIMEOUT_SECONDS)));
 
     // assert
+    expect(types(result)).toEqual([OWN.stepRetried]);
+    expect(result.events[0]?.data).toEqual({ sagaId: SAGA_ID, step: 'credit', attempt: 2 });
+    expect(result.effects.commands.map((c) => c.commandId)).toEqual(['tr-1/credit/forward/2']);
+    expect(result.effects.timers).toEqual([{ sagaId: SAGA_ID, step: 'credit', phase: 'forward', attempt: 2, dueAt: T0 + (1 + 2 * STEP_TIMEOUT_SECONDS) * 1000, delaySeconds: STEP_TIMEOUT_SECONDS }]);
+    expect(result.state).toMatchObject({ status: 'running', completedSteps: ['reserve'], pendingCompensations: [], waiting: { step: 'credit', phase: 'forward', attempt: 2 } });
+  });
+
+  it('given credit re-sent, when the answer to its first attempt arrives, then it counts: the saga goes on to confirm', () => {
+    // arrange
+    const state = givenSteps(start(), reserved(), (s) => timeoutOf(s, 1 + STEP_TIMEOUT_SECONDS));
+
+    // act
+    const result = advanced(advance(transferSaga, state, event(LEDGER_EVENTS.fundsCredited, 2 + STEP_TIMEOUT_SECONDS)));
+
+    // assert
+    expect(commands(result)).toEqual(['ConfirmReservation(forward#1)']);
+    expect(result.state.completedSteps).toEqual(['reserve', 'credit']);
+  });
+
+  it('given credit re-sent, when the timer of its first attempt fires (again), then it is ignored as late', () => {
+    // arrange
+    const started = given(start(), reserved());
+    const first = timeoutOf(started, 1 + STEP_TIMEOUT_SECONDS);
+    const state = advanced(advance(transferSaga, started, first)).state;
+
+    // act
+    const result = advance(transferSaga, state, { ...first, id: 'the-first-timer-redelivered', at: at(5 + STEP_TIMEOUT_SECONDS) });
+
+    // assert
+    expect(result).toMatchObject({ outcome: 'ignored', reason: 'late' });
+  });
+
+  it('given credit (which can be undone) sent, when its last attempt times out too, then it is undone (it may have happened), then the reservation', () => {
+    // arrange
+    const state = givenSteps(start(), reserved(), ...timeouts(DEFAULT_STEP_ATTEMPTS - 1));
+
+    // act
+    const result = advanced(advance(transferSaga, state, timeoutOf(state, 1000)));
+
+    // assert
+    expect(state.waiting).toMatchObject({ step: 'credit', phase: 'forward', attempt: DEFAULT_STEP_ATTEMPTS });
     expect(types(result)).toEqual([OWN.stepFailed]);
     expect(result.events[0]?.data).toEqual({ sagaId: SAGA_ID, step: 'credit', reason: 'timed-out' });
     expect(result.state.pendingCompensations).toEqual(['credit', 'reserve']);
     expect(commands(result)).toEqual(['ReverseCredit(compensation#1)']);
   });
 
-  it('given confirm sent (a step without compensation), when its timer fires, then only the earlier steps are undone', () => {
+  it('given confirm (a pivot: it has no compensation) sent, when its last attempt times out, then the saga fails for an operator and undoes nothing', () => {
     // arrange
-    const state = given(start(), reserved(), credited());
+    const state = givenSteps(start(), reserved(), credited(), ...timeouts(DEFAULT_STEP_ATTEMPTS - 1));
 
     // act
-    const result = advanced(advance(transferSaga, state, timeoutOf(state, 2 + STEP_TIMEOUT_SECONDS)));
+    const result = advanced(advance(transferSaga, state, timeoutOf(state, 1000)));
 
     // assert
-    expect(result.state.pendingCompensations).toEqual(['credit', 'reserve']);
+    expect(types(result)).toEqual([OWN.stepFailed, OWN.failed]);
+    expect(result.events[1]?.data).toMatchObject({ sagaId: SAGA_ID, step: 'confirm', reason: expect.stringMatching(/confirm.*may have happened.*operator/) });
+    expect(result.state).toMatchObject({ status: 'failed', completedSteps: ['reserve', 'credit'], pendingCompensations: [], failure: { step: 'confirm', reason: 'timed-out' } });
+    expect(result.state.waiting).toBeUndefined();
+    expect(result.effects).toEqual({ commands: [], timers: [] });
+    expect(result.done).toBe(true);
+  });
+
+  it('given a step with `attempts: 1`, when its timer fires, then it is not sent again', () => {
+    // arrange
+    const once = defineSaga({ ...transferSaga, steps: transferSaga.steps.map((s) => ({ ...s, attempts: 1 })) });
+    const state = advanced(advance(once, undefined, start())).state;
+
+    // act
+    const result = advanced(advance(once, state, timeoutOf(state, STEP_TIMEOUT_SECONDS)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed]);
+    expect(commands(result)).toEqual(['ReleaseFunds(compensation#1)']);
   });
 
   it('given reserve sent, when a timer of an earlier wait (another step, attempt or due time) fires, then it is ignored as late', () => {
@@ -227,6 +294,155 @@ describe('transfer saga (advance): timeouts', () => {
     // assert
     expect(started.effects.timers[0]?.delaySeconds).toBe(900);
     expect(result).toMatchObject({ outcome: 'ignored', reason: 'early-timer', resend: { commands: [], timers: [{ step: 'reserve', attempt: 1, dueAt: T0 + 2_000_000, delaySeconds: 900 }] } });
+  });
+});
+
+/**
+ * A small model of the two accounts: the test ledger (alice 1000, bob 0) applying the saga's commands
+ * and answering each with its event, as the saga's targets must.
+ */
+class TwoAccounts {
+  readonly accounts: Record<string, Account> = { alice: newAccount('alice', 1000).state, bob: newAccount('bob', 0).state };
+  readonly applied: string[] = [];
+
+  apply(command: OutgoingCommand, seconds: number): SagaInput<TransferInput> {
+    const type = command.type as keyof typeof LedgerCommandSchemas;
+    const data = LedgerCommandSchemas[type].parse(command.data);
+    const decision = decide({ type, data } as Parameters<typeof decide>[0], this.accounts[data.accountId]!);
+    this.accounts[data.accountId] = decision.state;
+    this.applied.push(`${command.type}(${command.phase}#${command.attempt})`);
+    const [answer] = decision.events;
+    return event(answer!.type, seconds, answer!.data as Record<string, unknown>);
+  }
+
+  /** Every unit of money, wherever it is: available or reserved. */
+  total(): number {
+    return Object.values(this.accounts).reduce((sum, a) => sum + a.available + a.reserved, 0);
+  }
+}
+
+describe('transfer saga (advance): the pivot rule — once a step without compensation may have happened, the saga only goes forward', () => {
+  /** Reserved and credited through the model; confirm sent. */
+  function atConfirm(model: TwoAccounts) {
+    let result = advanced(advance(transferSaga, undefined, start()));
+    result = advanced(advance(transferSaga, result.state, model.apply(result.effects.commands[0]!, 1)));
+    result = advanced(advance(transferSaga, result.state, model.apply(result.effects.commands[0]!, 2)));
+    return result;
+  }
+
+  it('given the transfer at confirm, when the confirm’s timer fires and then its answer arrives, then the saga completes and never reverses the credit', () => {
+    // arrange
+    const model = new TwoAccounts();
+    const sent: OutgoingCommand[] = [];
+    const confirmSent = atConfirm(model);
+    const confirm = confirmSent.effects.commands[0]!;
+    const answer = model.apply(confirm, 3); // applied in time; its answer is on its way
+
+    // act
+    const timedOut = advanced(advance(transferSaga, confirmSent.state, timeoutOf(confirmSent.state, 2 + STEP_TIMEOUT_SECONDS)));
+    sent.push(...timedOut.effects.commands);
+    const answered = advanced(advance(transferSaga, timedOut.state, { ...answer, at: at(3 + STEP_TIMEOUT_SECONDS) }));
+    sent.push(...answered.effects.commands);
+    for (const command of sent) model.apply(command, 4 + STEP_TIMEOUT_SECONDS); // the re-sent confirm is answered again
+
+    // assert
+    expect(answered.state).toMatchObject({ status: 'completed', completedSteps: ['reserve', 'credit', 'confirm'] });
+    expect(sent.map((c) => c.type)).not.toContain('ReverseCredit');
+    expect(model.applied).not.toContain('ReverseCredit(compensation#1)');
+    expect(model.total()).toBe(1000);
+    expect(model.accounts).toMatchObject({ alice: { available: 500, reserved: 0 }, bob: { available: 500, reserved: 0 } });
+  });
+
+  it('given the transfer at confirm, when the confirm’s timer fires, then confirm is sent again (the ledger answers it again) and nothing is undone', () => {
+    // arrange
+    const model = new TwoAccounts();
+    const confirmSent = atConfirm(model);
+
+    // act
+    const timedOut = advanced(advance(transferSaga, confirmSent.state, timeoutOf(confirmSent.state, 2 + STEP_TIMEOUT_SECONDS)));
+    const answer = model.apply(timedOut.effects.commands[0]!, 3 + STEP_TIMEOUT_SECONDS);
+    const answered = advanced(advance(transferSaga, timedOut.state, answer));
+
+    // assert
+    expect(commands(timedOut)).toEqual(['ConfirmReservation(forward#2)']);
+    expect(timedOut.state.pendingCompensations).toEqual([]);
+    expect(answered.state.status).toBe('completed');
+    expect(model.total()).toBe(1000);
+  });
+
+  it('given reserve sent again after its timer, when a refusal arrives, then reserve is undone too: the refusal may answer one attempt while another still reserves', () => {
+    // arrange
+    const state = givenSteps(start(), (s) => timeoutOf(s, STEP_TIMEOUT_SECONDS));
+
+    // act
+    const result = advanced(advance(transferSaga, state, event(LEDGER_EVENTS.reservationRefused, 1 + STEP_TIMEOUT_SECONDS)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed]);
+    expect(result.state).toMatchObject({ status: 'compensating', pendingCompensations: ['reserve'], failure: { step: 'reserve', reason: 'refused' } });
+    expect(commands(result)).toEqual(['ReleaseFunds(compensation#1)']);
+  });
+
+  it('given confirm sent again after its timer, when a refusal arrives, then the saga fails for an operator: another attempt may still confirm, and nothing is undone', () => {
+    // arrange
+    const state = givenSteps(start(), reserved(), credited(), (s) => timeoutOf(s, 2 + STEP_TIMEOUT_SECONDS));
+
+    // act
+    const result = advanced(advance(transferSaga, state, event(LEDGER_EVENTS.confirmationRefused, 3 + STEP_TIMEOUT_SECONDS)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed, OWN.failed]);
+    expect(result.events[1]?.data).toMatchObject({ step: 'confirm', reason: expect.stringMatching(/confirm.*refused.*sent 2 times.*may have happened.*operator/) });
+    expect(result.state).toMatchObject({ status: 'failed', pendingCompensations: [], failure: { step: 'confirm', reason: 'refused' } });
+    expect(result.effects.commands).toEqual([]);
+  });
+
+  // A saga whose middle step cannot be undone: reserve → credit (a pivot here) → confirm.
+  const pivotInTheMiddle = defineSaga({ ...transferSaga, steps: transferSaga.steps.map(({ compensate, ...s }) => (s.name === 'credit' ? s : { ...s, ...(compensate ? { compensate } : {}) })) });
+
+  it('given a pivot completed, when a later step is refused, then the saga cannot go back across the pivot: it fails for an operator and undoes nothing', () => {
+    // arrange
+    let state = advanced(advance(pivotInTheMiddle, undefined, start())).state;
+    state = advanced(advance(pivotInTheMiddle, state, reserved())).state;
+    state = advanced(advance(pivotInTheMiddle, state, credited())).state;
+
+    // act
+    const result = advanced(advance(pivotInTheMiddle, state, event(LEDGER_EVENTS.confirmationRefused, 3)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed, OWN.failed]);
+    expect(result.events[1]?.data).toMatchObject({ step: 'confirm', reason: expect.stringMatching(/credit.*cannot be undone.*operator/) });
+    expect(result.state).toMatchObject({ status: 'failed', pendingCompensations: [], failure: { step: 'confirm', reason: 'refused' } });
+    expect(result.effects).toEqual({ commands: [], timers: [] });
+    expect(result.done).toBe(true);
+  });
+
+  it('given a pivot completed, when a later step (which can be undone) gets no answer after its last attempt, then the saga fails for an operator and undoes nothing', () => {
+    // arrange
+    const steps = [start(), reserved(), credited()];
+    let state = steps.reduce<SagaState<TransferInput> | undefined>((s, input) => advanced(advance(pivotInTheMiddle, s, input)).state, undefined)!;
+    for (let i = 1; i < DEFAULT_STEP_ATTEMPTS; i++) state = advanced(advance(pivotInTheMiddle, state, timeoutOf(state, (state.waiting!.dueAt - T0) / 1000))).state;
+
+    // act
+    const result = advanced(advance(pivotInTheMiddle, state, timeoutOf(state, 1000)));
+
+    // assert
+    expect(types(result)).toEqual([OWN.stepFailed, OWN.failed]);
+    expect(result.state).toMatchObject({ status: 'failed', pendingCompensations: [], failure: { step: 'confirm', reason: 'timed-out' } });
+    expect(result.effects.commands).toEqual([]);
+  });
+
+  it('given a pivot not yet reached, when an earlier step is refused, then the steps before it are compensated as usual', () => {
+    // arrange
+    let state = advanced(advance(pivotInTheMiddle, undefined, start())).state;
+    state = advanced(advance(pivotInTheMiddle, state, reserved())).state;
+
+    // act
+    const result = advanced(advance(pivotInTheMiddle, state, event(LEDGER_EVENTS.creditRefused, 2)));
+
+    // assert
+    expect(result.state).toMatchObject({ status: 'compensating', pendingCompensations: ['reserve'] });
+    expect(commands(result)).toEqual(['ReleaseFunds(compensation#1)']);
   });
 });
 
@@ -257,10 +473,10 @@ describe('transfer saga (advance): duplicate and late inputs are ignored', () =>
 
   it('given credit timed out and its reversal sent, when the credit finally arrives, then it is ignored (the reversal stands)', () => {
     // arrange
-    const state = givenSteps(start(), reserved(), (s) => timeoutOf(s, 20));
+    const state = givenSteps(start(), reserved(), ...timeouts(DEFAULT_STEP_ATTEMPTS));
 
     // act
-    const result = advance(transferSaga, state, event(LEDGER_EVENTS.fundsCredited, 21));
+    const result = advance(transferSaga, state, event(LEDGER_EVENTS.fundsCredited, 1000));
 
     // assert
     expect(result).toMatchObject({ outcome: 'ignored', reason: 'late' });
@@ -376,6 +592,15 @@ describe('defineSaga', () => {
     expect(bad).toThrow(/`name` must be dotted.*`correlateBy`.*`timeout`.*used for two outcomes.*appears twice.*"Bad Type"/);
   });
 
+  it('refuses attempts that are not a whole number from 1 to 100, for the saga and for a step', () => {
+    // arrange
+    const bad = () => defineSaga({ ...transferSaga, stepAttempts: 0, steps: transferSaga.steps.map((s) => (s.name === 'credit' ? { ...s, attempts: 1.5 } : s)) });
+
+    // act / assert
+    expect(bad).toThrow(InvalidSagaDefinitionError);
+    expect(bad).toThrow(/`stepAttempts` must be an integer from 1 to 100.*step "credit": `attempts` must be an integer from 1 to 100/);
+  });
+
   it('names the step events the saga listens to, once each', () => {
     expect(stepEventTypes(transferSaga)).toEqual([
       LEDGER_EVENTS.fundsReserved,
@@ -424,6 +649,131 @@ describe('saga messages', () => {
     expect(command).toMatchObject({ kind: 'saga.command', commandId: 'tr-1/reserve/forward/1', type: 'ReserveFunds', data: { accountId: 'alice', amount: 500 } });
     expect(() => decodeSagaCommand(body, { CreditFunds: z.object({}) })).toThrow(InvalidSagaMessageError);
     expect(() => decodeSagaCommand('{"kind":"other"}', schemas)).toThrow(InvalidSagaMessageError);
+  });
+});
+
+/**
+ * The two calls `SagaClient.start` makes, as DynamoDB and SQS answer them: a conditional PutItem (the
+ * condition it uses: absent, or the same digest) on a map, and SendMessage recorded (or failing once).
+ */
+class FakeStartTarget {
+  readonly items = new Map<string, Record<string, AttributeValue>>();
+  readonly sent: Array<{ sagaId: string; input: unknown }> = [];
+  failNextSend = false;
+
+  readonly dynamodb = {
+    send: async (command: unknown): Promise<unknown> => {
+      if (!(command instanceof PutItemCommand)) throw new Error(`the fake does not answer ${String(command)}`);
+      const { Item, ConditionExpression, ExpressionAttributeValues } = command.input;
+      expect(ConditionExpression).toBe('attribute_not_exists(pk) OR digest = :digest');
+      const id = `${Item!.pk!.S}|${Item!.sk!.S}`;
+      const existing = this.items.get(id);
+      if (existing && existing.digest?.S !== ExpressionAttributeValues![':digest']!.S) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      this.items.set(id, Item!);
+      return {};
+    },
+  } as unknown as DynamoDBClient;
+
+  readonly sqs = {
+    send: async (command: unknown): Promise<unknown> => {
+      if (!(command instanceof SendMessageCommand)) throw new Error(`the fake does not answer ${String(command)}`);
+      if (this.failNextSend) {
+        this.failNextSend = false;
+        throw new Error('network down');
+      }
+      const envelope = JSON.parse(command.input.MessageBody!) as { data: { sagaId: string; input: unknown } };
+      this.sent.push(envelope.data);
+      return {};
+    },
+  } as unknown as SQSClient;
+
+  client(): SagaClient<TransferInput> {
+    return new SagaClient(transferSaga, { sqs: this.sqs, dynamodb: this.dynamodb, queueUrl: 'https://sqs.local/queue/saga', tableName: 'sagas', clock: () => at(0) });
+  }
+}
+
+describe('SagaClient: a saga id names one request; the same id with other input is a conflict', () => {
+  it('given a transfer requested, when the same request comes again (its keys in another order), then it is sent again (the saga starts once) and is no conflict', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    await target.client().start('tr-9', { from: 'alice', to: 'bob', amount: 500, faults: {} });
+
+    // act
+    await target.client().start('tr-9', { faults: {}, amount: 500, to: 'bob', from: 'alice' } as TransferInput);
+
+    // assert
+    expect(target.sent).toHaveLength(2);
+    expect([...target.items.keys()]).toEqual(['SAGA#tr-9|REQUEST']);
+    expect(target.items.get('SAGA#tr-9|REQUEST')).toMatchObject({ saga: { S: 'test.transfer' }, digest: { S: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+  });
+
+  it('given a transfer requested, when the same id comes with another amount, then it is refused as a conflict and nothing is sent', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    await target.client().start('tr-9', INPUT);
+
+    // act
+    const other = target.client().start('tr-9', { ...INPUT, amount: 501 });
+
+    // assert
+    await expect(other).rejects.toThrow(SagaConflictError);
+    await expect(target.client().start('tr-9', { ...INPUT, to: 'carol' })).rejects.toThrow(/tr-9 was already requested with other input/);
+    expect(target.sent).toEqual([{ sagaId: 'tr-9', input: INPUT }]);
+  });
+
+  it('when two different requests with one id race before the saga has started, then exactly one is sent and the other is a conflict', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+
+    // act
+    const results = await Promise.allSettled([target.client().start('tr-9', INPUT), target.client().start('tr-9', { ...INPUT, amount: 7 })]);
+
+    // assert
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: expect.any(SagaConflictError) });
+    expect(target.sent).toHaveLength(1);
+  });
+
+  it('given a request recorded whose send failed, when the client retries it, then the start is sent', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    target.failNextSend = true;
+    await expect(target.client().start('tr-9', INPUT)).rejects.toThrow('network down');
+
+    // act
+    await target.client().start('tr-9', INPUT);
+
+    // assert
+    expect(target.sent).toEqual([{ sagaId: 'tr-9', input: INPUT }]);
+  });
+
+  it('refuses an id its definition refuses (it becomes part of a key) before recording anything; so does the saga’s queue', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+    const strict = defineSaga({ ...transferSaga, sagaId: z.string().regex(/^tr-[0-9]+$/) });
+    const client = new SagaClient(strict, { sqs: target.sqs, dynamodb: target.dynamodb, queueUrl: 'https://sqs.local/queue/saga', tableName: 'sagas' });
+
+    // act
+    const bad = client.start('tr 9', INPUT);
+
+    // assert
+    await expect(bad).rejects.toThrow(InvalidSagaMessageError);
+    expect(target.items.size).toBe(0);
+    const request = JSON.stringify(requestEnvelope('test.transfer', 'tr 9', INPUT, at(0)));
+    expect(() => decodeMessage(request, sagaQueueSchemas(strict))).toThrow(/sagaId/);
+  });
+
+  it('refuses an input its definition refuses before recording anything (poison: no retry fixes it)', async () => {
+    // arrange
+    const target = new FakeStartTarget();
+
+    // act
+    const bad = target.client().start('tr-9', { ...INPUT, amount: -1 });
+
+    // assert
+    await expect(bad).rejects.toThrow(InvalidSagaMessageError);
+    expect(target.items.size).toBe(0);
+    expect(target.sent).toEqual([]);
   });
 });
 

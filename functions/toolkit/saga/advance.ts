@@ -1,5 +1,5 @@
 import type { NewEvent } from '../outbox/planCommit';
-import { DEFAULT_COMPENSATION_ATTEMPTS, MAX_TIMER_DELAY_SECONDS, sagaEventTypes, type SagaDefinition, type SagaStep } from './defineSaga';
+import { DEFAULT_COMPENSATION_ATTEMPTS, DEFAULT_STEP_ATTEMPTS, MAX_TIMER_DELAY_SECONDS, sagaEventTypes, type SagaDefinition, type SagaStep } from './defineSaga';
 
 export type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'failed';
 export type SagaPhase = 'forward' | 'compensation';
@@ -121,10 +121,11 @@ export function advance<I>(definition: SagaDefinition<I>, state: SagaState<I> | 
       // A refused compensation's backoff is over: send it again.
       return sendCompensation(definition, next, step, waiting.attempt, at, [own(definition, 'compensationRetried', state.sagaId, { step: step.name, attempt: waiting.attempt })]);
     }
-    // It may have happened without telling us in time: undo it too, if it can be undone.
-    const failure = { step: step.name, reason: 'timed-out' as const };
-    const toUndo = [...(step.compensate ? [step.name] : []), ...compensable(definition, state.completedSteps)];
-    return beginCompensation(definition, { ...next, failure }, toUndo, at, [stepFailed(definition, next, failure)]);
+    // No answer in time is "unknown", not "refused": send the (idempotent) step again while attempts remain.
+    if (waiting.attempt < attemptsOf(definition, step)) {
+      return sendStep(definition, next, step, waiting.attempt + 1, at, [own(definition, 'stepRetried', state.sagaId, { step: step.name, attempt: waiting.attempt + 1 })]);
+    }
+    return inDoubt(definition, next, step, { step: step.name, reason: 'timed-out' }, `had no answer after ${waiting.attempt} attempts`, at);
   }
 
   const next = { ...state, lastInputId: input.id, updatedAt: input.at.toISOString() };
@@ -138,11 +139,16 @@ export function advance<I>(definition: SagaDefinition<I>, state: SagaState<I> | 
         const { waiting: _done, ...finished } = completed;
         return advanced({ ...finished, status: 'completed', effects: NO_EFFECTS }, [...events, own(definition, 'completed', state.sagaId, {})], NO_EFFECTS, true);
       }
-      return sendStep(definition, completed, following, at, events);
+      return sendStep(definition, completed, following, 1, at, events);
     }
     if (step.failedBy.includes(input.type)) {
       const failure = { step: step.name, reason: 'refused' as const, eventType: input.type };
-      return beginCompensation(definition, { ...next, failure }, compensable(definition, state.completedSteps), at, [stepFailed(definition, next, failure)]);
+      // A refusal answers one attempt; once the step was sent again, another attempt may still happen.
+      if (waiting.attempt > 1) return inDoubt(definition, next, step, failure, `was refused, but it was sent ${waiting.attempt} times and another attempt may still apply`, at);
+      const failed = { ...next, failure };
+      const pivot = completedPivot(definition, state.completedSteps);
+      if (pivot !== undefined) return stopForOperator(definition, failed, [stepFailed(definition, next, failure)], `step ${step.name} was refused after step ${pivot}, which cannot be undone`);
+      return beginCompensation(definition, failed, compensable(definition, state.completedSteps), at, [stepFailed(definition, next, failure)]);
     }
     return ignored('late');
   }
@@ -174,14 +180,34 @@ function start<I>(definition: SagaDefinition<I>, input: Extract<SagaInput<I>, { 
     startedAt: at,
     updatedAt: at,
   };
-  return sendStep(definition, state, first, input.at.getTime(), [own(definition, 'started', input.sagaId, { steps: definition.steps.map((s) => s.name) })]);
+  return sendStep(definition, state, first, 1, input.at.getTime(), [own(definition, 'started', input.sagaId, { steps: definition.steps.map((s) => s.name) })]);
 }
 
-/** Waits on `step` going forward: its command and its timer. */
-function sendStep<I>(definition: SagaDefinition<I>, state: SagaState<I>, step: SagaStep<I>, at: number, events: NewEvent[]): SagaAdvance<I> {
-  const waiting: SagaWaiting = { step: step.name, phase: 'forward', attempt: 1, sent: true, dueAt: at + step.timeout * 1000 };
+/** Waits on `step` going forward: attempt `attempt` of its command (an answer to any attempt counts) and its timer. */
+function sendStep<I>(definition: SagaDefinition<I>, state: SagaState<I>, step: SagaStep<I>, attempt: number, at: number, events: NewEvent[]): SagaAdvance<I> {
+  const waiting: SagaWaiting = { step: step.name, phase: 'forward', attempt, sent: true, dueAt: at + step.timeout * 1000 };
   const effects: SagaEffects = { commands: [outgoing(definition, state, step, waiting)], timers: [timer(state.sagaId, waiting, at)] };
   return advanced({ ...state, status: 'running', waiting, effects }, events, effects, false);
+}
+
+/**
+ * `step` may have happened and its outcome will not be known: undo it too with the completed steps,
+ * if all of them can be undone; if it or a completed step is a pivot, stop for an operator.
+ */
+function inDoubt<I>(definition: SagaDefinition<I>, state: SagaState<I>, step: SagaStep<I>, failure: NonNullable<SagaState['failure']>, why: string, at: number): SagaAdvance<I> {
+  const failed = { ...state, failure };
+  const events = [stepFailed(definition, state, failure)];
+  if (step.compensate === undefined) return stopForOperator(definition, failed, events, `step ${step.name} ${why}; it may have happened and cannot be undone`);
+  const pivot = completedPivot(definition, state.completedSteps);
+  if (pivot !== undefined) return stopForOperator(definition, failed, events, `step ${step.name} ${why}; step ${pivot} before it cannot be undone`);
+  return beginCompensation(definition, failed, [step.name, ...compensable(definition, state.completedSteps)], at, events);
+}
+
+/** The saga can go neither forward nor back: it ends `failed`, undoing nothing, with a reason for the operator. */
+function stopForOperator<I>(definition: SagaDefinition<I>, state: SagaState<I> & { failure: NonNullable<SagaState['failure']> }, events: NewEvent[], why: string): SagaAdvance<I> {
+  const { waiting: _stopped, ...rest } = state;
+  const failed = own(definition, 'failed', state.sagaId, { step: state.failure.step, reason: `${why}: the saga stops without compensating (needs an operator)` });
+  return advanced({ ...rest, status: 'failed', pendingCompensations: [], effects: NO_EFFECTS }, [...events, failed], NO_EFFECTS, true);
 }
 
 /** After a failure: undo `toUndo` in order, or report the saga compensated when there is nothing to undo. */
@@ -247,6 +273,11 @@ function timer(sagaId: string, waiting: SagaWaiting, at: number): SagaTimer {
   const delaySeconds = Math.min(MAX_TIMER_DELAY_SECONDS, Math.max(0, Math.ceil((waiting.dueAt - at) / 1000)));
   return { sagaId, step: waiting.step, phase: waiting.phase, attempt: waiting.attempt, dueAt: waiting.dueAt, delaySeconds };
 }
+
+const attemptsOf = <I>(definition: SagaDefinition<I>, step: SagaStep<I>): number => step.attempts ?? definition.stepAttempts ?? DEFAULT_STEP_ATTEMPTS;
+
+/** The first completed step that cannot be undone (a pivot), if any: the saga cannot go back across it. */
+const completedPivot = <I>(definition: SagaDefinition<I>, completed: readonly string[]): string | undefined => completed.find((name) => stepNamed(definition, name).compensate === undefined);
 
 const compensable = <I>(definition: SagaDefinition<I>, completed: readonly string[]): string[] =>
   [...completed].reverse().filter((name) => stepNamed(definition, name).compensate !== undefined);

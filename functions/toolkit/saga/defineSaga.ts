@@ -26,21 +26,33 @@ export interface SagaCompensation<I> {
   readonly failedBy?: readonly string[];
 }
 
-/** One step: send a command, wait for one of its outcome events, give up after `timeout` seconds. */
+/**
+ * One step: send a command, wait `timeout` seconds for one of its outcome events; no answer in time
+ * is "unknown", not "refused": the command is sent again (its target must answer every attempt),
+ * up to `attempts` times. A step without `compensate` is a **pivot**: once it may have happened,
+ * the saga only goes forward (see the README's rules).
+ */
 export interface SagaStep<I> {
   readonly name: string;
   readonly command: (ctx: SagaContext<I>) => SagaCommand;
-  /** The event type that says the step succeeded. */
+  /** The event type that says the step succeeded. An answer to any attempt counts. */
   readonly completedBy: string;
-  /** Event types that say the step was refused (nothing happened): its predecessors are compensated. */
+  /**
+   * Event types that say the step was refused (that attempt did nothing): the completed steps are
+   * compensated, unless a pivot completed before it (then the saga fails for an operator). Once the
+   * step was sent more than once, a refusal leaves it in doubt (another attempt may still apply),
+   * like its last timeout.
+   */
   readonly failedBy: readonly string[];
   /**
-   * Undoes the step once it completed (or when it timed out: it may have happened, so it is undone
-   * too). A step without one is not undone (e.g. the last, irreversible step).
+   * Undoes the step once it completed (or once it may have happened: after its last attempt timed
+   * out, it is undone too). A step without one cannot be undone: it is a pivot.
    */
   readonly compensate?: SagaCompensation<I>;
-  /** Seconds to wait for an outcome (and for each compensation attempt); then the step counts as failed. */
+  /** Seconds to wait for an outcome of each attempt (and of each compensation attempt). */
   readonly timeout: number;
+  /** Attempts (sends of the command, each with `timeout`) before the step's outcome counts as unknown for good. @default the saga's `stepAttempts` */
+  readonly attempts?: number;
 }
 
 /** A saga as data: the steps in order, read top to bottom. */
@@ -52,16 +64,26 @@ export interface SagaDefinition<I = unknown> {
   readonly name: string;
   /** The input a saga instance starts with (validated when it is requested). */
   readonly input: z.ZodType<I>;
+  /**
+   * What an instance's id must be (validated when it is requested, by `SagaClient.start` and by the
+   * saga's queue): it becomes part of the instance's keys. @default any non-empty string
+   */
+  readonly sagaId?: z.ZodType<string>;
   /** The field of every step event's `data` that names the saga instance, e.g. `transferId`. */
   readonly correlateBy: string;
   readonly steps: readonly SagaStep<I>[];
+  /** Attempts of each step whose answer does not come in time (a step may set its own `attempts`). @default 3 */
+  readonly stepAttempts?: number;
   /** Attempts of each compensation before the saga gives up and reports `<name>.failed`. @default 10 */
   readonly compensationAttempts?: number;
 }
 
 /** SQS per-message delay limit: longer timeouts are re-armed in slices of this. */
 export const MAX_TIMER_DELAY_SECONDS = 900;
+export const DEFAULT_STEP_ATTEMPTS = 3;
 export const DEFAULT_COMPENSATION_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 100;
+const isAttempts = (n: number | undefined): boolean => n === undefined || (Number.isInteger(n) && n >= 1 && n <= MAX_ATTEMPTS);
 const NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
 /** Checks a saga definition and returns it unchanged (typed); throws one error that lists every problem. */
@@ -70,8 +92,8 @@ export function defineSaga<I>(definition: SagaDefinition<I>): SagaDefinition<I> 
   if (!NAME.test(definition.name)) problems.push('`name` must be dotted and lower-case, e.g. `wallet.transfer`');
   if (definition.steps.length === 0) problems.push('a saga needs at least one step');
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(definition.correlateBy)) problems.push('`correlateBy` must be a field name');
-  const attempts = definition.compensationAttempts;
-  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1 || attempts > 100)) problems.push('`compensationAttempts` must be an integer from 1 to 100');
+  if (!isAttempts(definition.stepAttempts)) problems.push(`\`stepAttempts\` must be an integer from 1 to ${MAX_ATTEMPTS}`);
+  if (!isAttempts(definition.compensationAttempts)) problems.push(`\`compensationAttempts\` must be an integer from 1 to ${MAX_ATTEMPTS}`);
   const names = new Set<string>();
   const own = new Set(ownEventTypes(definition.name));
   for (const step of definition.steps) {
@@ -79,6 +101,7 @@ export function defineSaga<I>(definition: SagaDefinition<I>): SagaDefinition<I> 
     if (names.has(step.name)) problems.push(`step "${step.name}" appears twice`);
     names.add(step.name);
     if (!Number.isInteger(step.timeout) || step.timeout < 1) problems.push(`step "${step.name}": \`timeout\` must be a whole number of seconds, at least 1`);
+    if (!isAttempts(step.attempts)) problems.push(`step "${step.name}": \`attempts\` must be an integer from 1 to ${MAX_ATTEMPTS}`);
     const outcomes = [step.completedBy, ...step.failedBy, ...(step.compensate ? [step.compensate.completedBy, ...(step.compensate.failedBy ?? [])] : [])];
     for (const type of outcomes) {
       if (!NAME.test(type)) problems.push(`step "${step.name}": event type "${type}" must be dotted and lower-case`);
@@ -99,6 +122,8 @@ export const sagaEventTypes = (name: string) =>
     timerElapsed: `${name}.timer.elapsed`,
     started: `${name}.started`,
     stepCompleted: `${name}.step.completed`,
+    /** A step had no answer in time: its command was sent again (attempt + 1). */
+    stepRetried: `${name}.step.retried`,
     stepFailed: `${name}.step.failed`,
     stepCompensated: `${name}.step.compensated`,
     compensationFailed: `${name}.compensation.failed`,

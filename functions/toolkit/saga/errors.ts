@@ -25,6 +25,21 @@ export class InvalidSagaMessageError extends SagaError {
   }
 }
 
+/**
+ * A domain rejection for the caller: a saga instance with this id was already requested with other
+ * input. The same request again is no conflict (a retry changes nothing).
+ */
+export class SagaConflictError extends SagaError {
+  override name = 'SagaConflictError';
+  constructor(
+    readonly saga: string,
+    readonly sagaId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${saga} ${sagaId} was already requested with other input; the same request again changes nothing, other input needs another id`, options);
+  }
+}
+
 /** Transient: the saga instance kept changing under us (concurrent inputs); the message is retried. */
 export class SagaContentionError extends SagaError {
   override name = 'SagaContentionError';

@@ -66,7 +66,7 @@ export function sagaQueueSchemas<I>(definition: SagaDefinition<I>): EventSchemas
   const own = sagaEventTypes(definition.name);
   const stepEvent = z.looseObject({ [definition.correlateBy]: z.string().min(1) });
   return {
-    [own.requested]: z.object({ sagaId: z.string().min(1), input: definition.input }).strict(),
+    [own.requested]: z.object({ sagaId: definition.sagaId ?? z.string().min(1), input: definition.input }).strict(),
     [own.timerElapsed]: TimerData,
     ...Object.fromEntries(stepEventTypes(definition).map((type) => [type, stepEvent])),
   };

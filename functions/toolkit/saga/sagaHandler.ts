@@ -70,5 +70,5 @@ function log(logger: Logger, saga: string, sagaId: string, event: { id: string; 
   }
   const { status, waiting } = result.state;
   logger.info('saga advanced', { saga, sagaId, eventId: event.id, type: event.type, status, waitingOn: waiting?.step, phase: waiting?.phase, attempt: waiting?.attempt });
-  if (status === 'failed') logger.error('saga failed: a compensation gave up; needs an operator', { saga, sagaId });
+  if (status === 'failed') logger.error('saga failed: it can neither go on nor go back (a pivot step in doubt, or a compensation that gave up); needs an operator', { saga, sagaId, failedStep: result.state.failure?.step });
 }
