@@ -176,7 +176,9 @@ describe('the fault layer: late answers of saga steps', () => {
     expect([retried, repeated, later].map((a) => a.FailedEntryCount)).toEqual([0, 0, 0]);
     expect(now1).toEqual([['x1', 'x2']]);
     expect(beforeRelease).toEqual([['x1', 'x2'], ['c2']]);
-    expect(ids(upstream)).toEqual([['x1', 'x2'], ['c2'], ['c1'], ['c1'], ['c1b']]);
+    // the held ones are released by their own timers: in any order among themselves
+    expect(ids(upstream).slice(0, 2)).toEqual([['x1', 'x2'], ['c2']]);
+    expect(ids(upstream).slice(2).map((batch) => batch.join(',')).sort()).toEqual(['c1', 'c1', 'c1b']);
     expect(layer.lateSagas().heldAnswers).toEqual(['t1']);
     expect(layer.faults()).toEqual([expect.objectContaining({ kind: 'late-answer', service: 'events', operation: 'PutEvents wallet.funds.reservation.confirmed held 1 s', count: 1 })]);
   });
