@@ -36,17 +36,27 @@ export interface WalletState {
   readonly settled: readonly string[];
   readonly flagged?: { readonly reason: string; readonly fraudEventId: string };
   /**
-   * The ids of the account's last `RECENT_TRANSACTIONS` transactions: a client that retries an
-   * `AddTransaction` (e.g. after a timeout that hid its success) gets no second transaction.
-   * Absent in snapshots taken before it existed.
+   * The account's last `RECENT_TRANSACTIONS` transactions, oldest first: a client that retries an
+   * `AddTransaction` (e.g. after a timeout that hid its success) gets no second transaction, and a
+   * request that reuses a remembered id for another transaction is refused.
    */
-  readonly recentTransactionIds?: readonly string[];
+  readonly recentTransactions: readonly RecentTransaction[];
 }
 
-/** How many transaction ids an account remembers to recognise a retried `AddTransaction`. */
+/** What an account remembers of a recent transaction: enough to tell a retry from another request under its id. */
+export interface RecentTransaction {
+  readonly transactionId: string;
+  /** Signed minor units. */
+  readonly amount: number;
+  readonly currency: Currency;
+  /** The payee's country; absent when the transaction had no payee. (Not the name: see `sameTransaction`.) */
+  readonly payeeCountry?: string;
+}
+
+/** How many transactions an account remembers to recognise a retried `AddTransaction` (a retry after 500 newer transactions is a new one). */
 export const RECENT_TRANSACTIONS = 500;
 
-export const initialWallet: WalletState = { opened: false, balance: 0, reserved: {}, credited: {}, settled: [], recentTransactionIds: [] };
+export const initialWallet: WalletState = { opened: false, balance: 0, reserved: {}, credited: {}, settled: [], recentTransactions: [] };
 
 /** What may be spent: the balance less what open transfers have reserved. */
 export const available = (state: WalletState): number => state.balance - Object.values(state.reserved).reduce((sum, amount) => sum + amount, 0);
@@ -77,6 +87,17 @@ function requireSpendable(state: WalletState, accountId: string, amount: number)
   if (available(state) < amount) reject('InsufficientFunds', `account ${accountId} has ${available(state)} available, ${amount} needed`);
 }
 
+/**
+ * Whether `command` asks again for the transaction the account remembers under its id: the same
+ * amount, currency and payee country (or no payee, both times). The payee's name is not compared:
+ * it is personal data, sealed in the event the state is folded from — the decider cannot open it,
+ * and a copy or digest of it kept here would outlive the subject's erasure — so a retry that changes
+ * only the name counts as the same request.
+ */
+function sameTransaction(earlier: RecentTransaction, command: Extract<WalletCommand, { kind: 'AddTransaction' }>): boolean {
+  return earlier.amount === command.amount.amount && earlier.currency === command.amount.currency && earlier.payeeCountry === command.payee?.country;
+}
+
 const step = (type: Extract<WalletEvent, { data: z.infer<typeof TransferStepV1> }>['type'], command: Extract<WalletCommand, { transferId: string; amount: Money }>): WalletEvent[] => [
   { type, data: { accountId: command.accountId, transferId: command.transferId, amount: command.amount, at: command.at } },
 ];
@@ -89,8 +110,12 @@ export function decideWallet(command: WalletCommand, state: WalletState): Emitte
       return [{ type: 'wallet.account.opened', data: { accountId: command.accountId, holder: { name: command.holderName }, currency: command.currency, openedAt: command.at } }];
     case 'AddTransaction': {
       requireOpen(state, command.accountId);
-      // A retry of a transaction already added: answered with the account as it is, nothing added.
-      if (state.recentTransactionIds?.includes(command.transactionId)) return [];
+      const earlier = state.recentTransactions.find((transaction) => transaction.transactionId === command.transactionId);
+      if (earlier) {
+        // A retry of a transaction already added: answered with the account as it is, nothing added.
+        if (sameTransaction(earlier, command)) return [];
+        reject('TransactionIdReused', `transaction id ${command.transactionId} was already used for another request (another amount, currency or payee country); a new transaction needs a new id`);
+      }
       requireCurrency(state, command.amount);
       if (command.amount.amount === 0) reject('InvalidAmount', 'a transaction moves a non-zero amount');
       if (command.amount.amount < 0) requireSpendable(state, command.accountId, -command.amount.amount);
@@ -136,6 +161,13 @@ export function decideWallet(command: WalletCommand, state: WalletState): Emitte
 
 const settle = (settled: readonly string[], transferId: string): string[] => (settled.includes(transferId) ? [...settled] : [...settled, transferId]);
 
+const remembered = (data: TransactionAddedV2): RecentTransaction => ({
+  transactionId: data.transactionId,
+  amount: data.amount.amount,
+  currency: data.amount.currency,
+  ...(data.payee ? { payeeCountry: data.payee.country } : {}),
+});
+
 const without = (record: Readonly<Record<string, number>>, key: string): Record<string, number> => Object.fromEntries(Object.entries(record).filter(([k]) => k !== key));
 
 /** The state after one event. Pure. */
@@ -147,7 +179,7 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
       return {
         ...state,
         balance: state.balance + event.data.amount.amount,
-        recentTransactionIds: [...(state.recentTransactionIds ?? []), event.data.transactionId].slice(-RECENT_TRANSACTIONS),
+        recentTransactions: [...state.recentTransactions, remembered(event.data)].slice(-RECENT_TRANSACTIONS),
       };
     case 'wallet.account.flagged':
       return { ...state, flagged: { reason: event.data.reason, fraudEventId: event.data.fraudEventId } };

@@ -20,7 +20,7 @@ const OpenAccountBody = z.object({ accountId: Id, holderName: z.string().trim().
 const AddTransactionBody = z.object({ transactionId: Id, amount: Money, payee: z.object({ name: z.string().trim().min(1).max(200), country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code') }).strict().optional() }).strict();
 const ClearBody = z.object({ clearedBy: Id }).strict();
 
-const STATUS: Readonly<Record<string, number>> = { AccountNotFound: 404, AccountExists: 409, AccountFlagged: 409, InsufficientFunds: 409, CurrencyMismatch: 422, InvalidAmount: 422, NotFlagged: 409, NoReservation: 409 };
+const STATUS: Readonly<Record<string, number>> = { AccountNotFound: 404, AccountExists: 409, AccountFlagged: 409, InsufficientFunds: 409, CurrencyMismatch: 422, InvalidAmount: 422, NotFlagged: 409, NoReservation: 409, TransactionIdReused: 409 };
 
 /** Runs a command on an account's stream; a rejection becomes a 4xx that says why. */
 async function run(accountId: string, command: WalletCommand) {
@@ -49,6 +49,8 @@ export const handler = httpApi(
       const accountId = accountIdOf(event);
       const body = validated(AddTransactionBody, jsonBody(event));
       const handled = await run(accountId, { kind: 'AddTransaction', accountId, ...body, at: new Date().toISOString() });
+      // A retry (same id, same request) is answered as the first time: 201, nothing added (the
+      // balance and version are the account's now). The same id with another request is a 409.
       return json(201, { accountId, transactionId: body.transactionId, balance: handled.state.balance, version: handled.version });
     },
     'POST /accounts/{accountId}/clear': async (event) => {

@@ -22,14 +22,15 @@ export const WalletStateSchema: z.ZodType<WalletState> = z
     credited: z.record(z.string(), z.number().int()),
     settled: z.array(z.string()),
     flagged: z.object({ reason: z.string(), fraudEventId: z.string() }).strict().optional(),
-    recentTransactionIds: z.array(z.string()).optional(),
+    recentTransactions: z.array(z.object({ transactionId: z.string(), amount: z.number().int(), currency: Currency, payeeCountry: z.string().optional() }).strict()),
   })
   .strict() as z.ZodType<WalletState>;
 
 /**
- * 2: snapshots of version 1 lost the account's recent transaction ids (the schema dropped them), so
- * a retry after a snapshot was added twice; they are ignored, and the next load folds the stream
- * from its first event until an append writes a new snapshot.
+ * 2: snapshots of version 1 lost the account's recent transactions (the schema dropped them), so a
+ * retry after a snapshot was added twice; they are ignored, and the next load folds the stream from
+ * its first event until an append writes a new snapshot. (Snapshots of another shape are ignored
+ * too: the schema is strict, so they do not parse.)
  */
 const SNAPSHOT_VERSION = 2;
 

@@ -28,4 +28,22 @@ describe('the wallet’s event store', () => {
     expect(retried.state.balance).toBe(1_020);
     expect((await wallet.load('a-1')).version).toBe(before.version);
   });
+
+  it('given a snapshot of version 1 (which lost the recent transactions), when the account is loaded, then it is ignored: the fold starts at the first event and a retry is still recognised', async () => {
+    // arrange: 20 events, then the snapshot as version 1 wrote it (no recent transactions)
+    const table = new FakeTable(100);
+    const wallet = store(table);
+    await wallet.handle('a-1', { kind: 'OpenAccount', accountId: 'a-1', holderName: 'pd1:sealed', currency: 'EUR', at: AT });
+    for (let i = 1; i <= 19; i++) await wallet.handle('a-1', add(`t-${i}`, 1));
+    const { recentTransactions: _lost, ...lossy } = (await wallet.load('a-1')).state;
+    table.put({ pk: 'STREAM#a-1', sk: 'SNAPSHOT', version: 20, state: JSON.stringify({ ...lossy, balance: 0 }), snapshotVersion: 1 });
+
+    // act
+    const loaded = await wallet.load('a-1');
+    const retried = await wallet.handle('a-1', add('t-1', 1));
+
+    // assert
+    expect(loaded).toMatchObject({ snapshotAt: 0, eventsRead: 20, state: { balance: 19 } });
+    expect(retried.events).toEqual([]);
+  });
 });
