@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { NewEvent } from '../../toolkit/outbox';
+import { ClientId } from '../../toolkit/http/clientId';
 import { personal } from '../../toolkit/privacy/personal';
 
 export const MENU = {
@@ -18,10 +19,11 @@ export const OrderLineSchema = z.object({
   quantity: z.number().int().min(1).max(10).default(1),
 }).strict();
 
-/** An order's id, chosen by the client (so a retried request is recognised). */
-export const OrderIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+/** An order's id, chosen by the client (so a retried request is recognised): part of the order's keys. */
+export const OrderIdSchema = ClientId;
 
-const CustomerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+/** A customer's id: the subject their personal data is sealed for (a key of the key table). */
+const CustomerId = ClientId;
 
 /** Who ordered, as the command gives it (plaintext, validated). */
 export const CustomerInputSchema = z.object({ customerId: CustomerId, name: z.string().trim().min(1).max(100), email: z.email().optional() }).strict();
