@@ -83,6 +83,33 @@ export function placeOrder(command: PlaceOrder, now: Date, customer?: Customer):
   };
 }
 
+/** The answer to a `PlaceOrder` whose order id is taken. */
+export type RepeatedPlaceOrder =
+  | { readonly kind: 'retry'; readonly totalCents: number }
+  | { readonly kind: 'rejected'; readonly error: 'OrderIdReused'; readonly message: string };
+
+/**
+ * Decides a `PlaceOrder` for an order id that is taken. Pure. The client's retry (the same request
+ * again, e.g. after a lost answer) is answered as the first time; another request under the same id
+ * is refused. The same request means the same lines (product, size and quantity, defaults applied,
+ * in order) for the same customer: the same id, name and email. The name and email are personal
+ * data, sealed in the stored order: the caller opens them (`stored`), in memory only — no digest of
+ * them is kept anywhere. An erased customer's opened values are `null`: they cannot be compared and
+ * are not (the rest still is). The price is the one the order was placed at, whatever the menu says now.
+ */
+export function placeOrderAgain(command: PlaceOrder, existing: OrderState, stored: Customer | undefined): RepeatedPlaceOrder {
+  const sameLines =
+    command.lines.length === existing.lines.length &&
+    command.lines.every((line, i) => line.product === existing.lines[i]!.product && line.size === existing.lines[i]!.size && line.quantity === existing.lines[i]!.quantity);
+  const samePersonal = (asked: string | undefined, kept: string | null | undefined) => kept === null || asked === kept;
+  const sameCustomer =
+    command.customer === undefined || stored === undefined
+      ? command.customer === undefined && stored === undefined
+      : command.customer.customerId === stored.customerId && samePersonal(command.customer.name, stored.name) && samePersonal(command.customer.email, stored.email);
+  if (sameLines && sameCustomer) return { kind: 'retry', totalCents: existing.totalCents };
+  return { kind: 'rejected', error: 'OrderIdReused', message: `order id ${command.orderId} was already used for another request (other lines or another customer); a new order needs a new id` };
+}
+
 export const orderKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'STATE' });
 
 /** A short human summary of an order's lines, e.g. "2× large latte, espresso". */
