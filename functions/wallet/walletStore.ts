@@ -19,8 +19,10 @@ export const WalletStateSchema: z.ZodType<WalletState> = z
     currency: Currency.optional(),
     balance: z.number().int(),
     reserved: z.record(z.string(), z.number().int()),
-    credited: z.record(z.string(), z.number().int()),
-    settled: z.array(z.string()),
+    credited: z.array(z.object({ transferId: z.string(), amount: z.number().int(), at: z.number().int() }).strict()),
+    settled: z.array(z.object({ transferId: z.string(), outcome: z.enum(['confirmed', 'released', 'reversed', 'refused']), at: z.number().int() }).strict()),
+    forgottenUntil: z.number().int().optional(),
+    clock: z.number().int().optional(),
     flagged: z.object({ reason: z.string(), fraudEventId: z.string() }).strict().optional(),
     recentTransactions: z.array(z.object({ transactionId: z.string(), amount: z.number().int(), currency: Currency, payeeCountry: z.string().optional() }).strict()),
   })

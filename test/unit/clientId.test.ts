@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OrderIdSchema } from '../../functions/coffee/orders/placeOrder';
-import { ClientId } from '../../functions/toolkit/http/clientId';
+import { ClientId, isClientId } from '../../functions/toolkit/http/clientId';
 import { ClientId as WalletClientId } from '../../functions/wallet/schemas';
 
 describe('ClientId: the one shape of the ids clients choose (they become keys)', () => {
@@ -19,6 +19,7 @@ describe('ClientId: the one shape of the ids clients choose (they become keys)',
     ['a non-ASCII letter', 'café'],
   ])('refuses %s', (_, id) => {
     expect(ClientId.safeParse(id).success).toBe(false);
+    expect(isClientId(id)).toBe(false);
   });
 
   it('is the schema of the wallet’s and the orders’ HTTP routes (one schema, not copies)', () => {

@@ -59,19 +59,19 @@ describe('wallet decider', () => {
 
   it('refuses a debit above the available balance, in another currency, or of zero, saying why', () => {
     const state = given(opened, credit(1_000));
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-2_000), at: AT })).toMatchObject({ code: 'InsufficientFunds' });
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: { amount: 100, currency: 'USD' }, at: AT })).toMatchObject({ code: 'CurrencyMismatch' });
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(0), at: AT })).toMatchObject({ code: 'InvalidAmount' });
-    expect(rejectionOf(initialWallet, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(1), at: AT })).toMatchObject({ code: 'AccountNotFound' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(-2_000), at: AT })).toMatchObject({ code: 'InsufficientFunds' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: { amount: 100, currency: 'USD' }, at: AT })).toMatchObject({ code: 'CurrencyMismatch' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(0), at: AT })).toMatchObject({ code: 'InvalidAmount' });
+    expect(rejectionOf(initialWallet, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(1), at: AT })).toMatchObject({ code: 'AccountNotFound' });
   });
 
   it('given a flagged account, debits are refused until it is cleared; credits still land', () => {
     const state = given(opened, credit(10_000), flagged);
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toMatchObject({ code: 'AccountFlagged', message: expect.stringMatching(/until it is cleared/) });
-    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(100), at: AT })).toHaveLength(1);
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(-100), at: AT })).toMatchObject({ code: 'AccountFlagged', message: expect.stringMatching(/until it is cleared/) });
+    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(100), at: AT })).toHaveLength(1);
     expect(when(state, { kind: 'FlagAccount', accountId: 'a-1', reason: 'again', fraudEventId: 'f-2', at: AT })).toEqual([]);
     const cleared = given(opened, credit(10_000), flagged, ...when(state, { kind: 'ClearAccount', accountId: 'a-1', clearedBy: 'ops', at: AT }));
-    expect(when(cleared, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toHaveLength(1);
+    expect(when(cleared, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(-100), at: AT })).toHaveLength(1);
   });
 
   const apply = (state: WalletState, command: WalletCommand) => [...when(state, command)].reduce(evolveWallet, state);
