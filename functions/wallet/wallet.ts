@@ -191,6 +191,13 @@ function requireNewTransfer(state: WalletState, command: TransferStep): void {
   }
 }
 
+/** A repeat of a forward step is answered again only if it asks for what was done; the same transfer id for another amount is a conflict. */
+function requireSameTransfer(command: TransferStep, amount: number, currency: Currency | undefined): void {
+  if (command.amount.amount !== amount || command.amount.currency !== currency) {
+    reject('TransferIdReused', `transfer ${command.transferId} was already applied on account ${command.accountId} with another amount`);
+  }
+}
+
 /**
  * Whether `command` asks again for the transaction the account remembers under its id: the same
  * amount, currency and payee country (or no payee, both times). The payee's name is not compared:
@@ -247,8 +254,12 @@ export function decideWallet(command: WalletCommand, current: WalletState): Emit
     // answered again; an undo with nothing to undo answers "undone"), and a step that arrives after
     // its compensation, or after the step was refused, is refused: a late or repeated step can never
     // create, lock or move money the saga has already accounted for.
-    case 'ReserveFunds':
-      if (entry(state.reserved, command.transferId) !== undefined) return step('wallet.funds.reserved', command);
+    case 'ReserveFunds': {
+      const reserved = entry(state.reserved, command.transferId);
+      if (reserved !== undefined) {
+        requireSameTransfer(command, reserved, state.currency);
+        return step('wallet.funds.reserved', command);
+      }
       requireNewTransfer(state, command);
       requireOpen(state, command.accountId);
       requireCurrency(state, command.amount);
@@ -256,6 +267,7 @@ export function decideWallet(command: WalletCommand, current: WalletState): Emit
       if (Object.keys(state.reserved).length >= MAX_OPEN_RESERVATIONS) reject('TooManyOpenTransfers', `account ${command.accountId} has ${MAX_OPEN_RESERVATIONS} transfers open; try again when one is done`);
       requireSpendable(state, command.accountId, command.amount.amount);
       return step('wallet.funds.reserved', command);
+    }
     case 'ReleaseReservation':
       // The money left the account (the confirmation happened, e.g. after the saga timed it out): a
       // release would report a compensation that did not happen. Refused, so the saga fails for an operator.
@@ -270,8 +282,12 @@ export function decideWallet(command: WalletCommand, current: WalletState): Emit
       if (state.flagged) reject('AccountFlagged', `account ${command.accountId} was flagged during the transfer: money does not leave it until it is cleared`);
       return step('wallet.funds.reservation.confirmed', command);
     }
-    case 'CreditTransfer':
-      if (find(state.credited, command.transferId)) return step('wallet.transfer.credited', command);
+    case 'CreditTransfer': {
+      const credit = find(state.credited, command.transferId);
+      if (credit) {
+        requireSameTransfer(command, credit.amount, state.currency);
+        return step('wallet.transfer.credited', command);
+      }
       requireNewTransfer(state, command);
       requireOpen(state, command.accountId);
       requireCurrency(state, command.amount);
@@ -279,6 +295,7 @@ export function decideWallet(command: WalletCommand, current: WalletState): Emit
       if (state.credited.length >= MAX_REMEMBERED_CREDITS) reject('TransferLimitReached', `account ${command.accountId} took ${MAX_REMEMBERED_CREDITS} transfers in within ${TRANSFER_MEMORY_DAYS} days; try again later`);
       requireRoom(state, command.accountId, command.amount.amount);
       return step('wallet.transfer.credited', command);
+    }
     case 'ReverseCredit':
       return step('wallet.transfer.credit.reversed', command);
     case 'RefuseTransferStep':
@@ -349,10 +366,13 @@ function timeOf(event: WalletEvent): string {
   }
 }
 
-/** The state after one event. Pure: the account's clock is its events' times, and it forgets by it. */
+/**
+ * The state after one event. Pure: the account's clock is its events' times, and it forgets by it —
+ * before the event, as `decideWallet` did before deciding it, and after (a settlement may pass the cap).
+ */
 export function evolveWallet(state: WalletState, event: WalletEvent): WalletState {
   const clock = Math.max(state.clock ?? -Infinity, Date.parse(timeOf(event)));
-  return forget({ ...apply(state, event), clock }, clock);
+  return forget({ ...apply(forget(state, clock), event), clock }, clock);
 }
 
 function apply(state: WalletState, event: WalletEvent): WalletState {
@@ -368,6 +388,7 @@ function apply(state: WalletState, event: WalletEvent): WalletState {
       return rest;
     }
     case 'wallet.funds.reserved':
+      if (entry(state.reserved, event.data.transferId) !== undefined) return state; // answered again: already reserved
       return { ...state, reserved: { ...state.reserved, [event.data.transferId]: event.data.amount.amount } };
     case 'wallet.funds.released':
       return { ...state, reserved: without(state.reserved, event.data.transferId), settled: settle(state.settled, event.data.transferId, 'released', event.data.at) };

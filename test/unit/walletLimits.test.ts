@@ -91,6 +91,26 @@ describe('wallet transfer steps: ids, refusals and late steps', () => {
     expect(apply(cleared, step('ConfirmReservation', 'x-1', 4_000), step('ReleaseReservation', 'x-1', 4_000)).balance).toBe(10_000);
   });
 
+  it('given a reservation, when ReserveFunds comes again for the same transfer with another amount, then it is refused as a reused transfer id and the reservation stays', () => {
+    // Shrunk counterexample of the available-balance property: the repeat overwrote the reserved amount unchecked.
+    const reserved = apply(given(opened, credit(1, 't-1')), step('ReserveFunds', 'x-3', 1));
+    expect(rejectionOf(reserved, step('ReserveFunds', 'x-3', 2))).toBe('TransferIdReused');
+    expect(available(apply(reserved, step('ReserveFunds', 'x-3', 2)))).toBe(0);
+    expect(rejectionOf(apply(given(opened), step('CreditTransfer', 'x-4', 5)), step('CreditTransfer', 'x-4', 6))).toBe('TransferIdReused');
+  });
+
+  it('given a credit at the edge of the transfer memory, when its duplicate arrives as the memory forgets it, then deciding and folding agree: a second duplicate changes nothing', () => {
+    // Shrunk counterexample of the "a command twice changes nothing" property: decide forgot the
+    // credit before deciding, evolve only after folding, so the two disagreed on whether it was new.
+    const credited = apply(given(opened), step('CreditTransfer', 'x-1', 1));
+    const late = T0 + wallet.TRANSFER_MEMORY_DAYS * DAY + 1_000;
+    const once = apply(credited, step('CreditTransfer', 'x-1', 1, late));
+    expect(apply(once, step('CreditTransfer', 'x-1', 1, late))).toEqual(once);
+    // Beyond the memory the duplicate is a new credit unless the saga's send time says otherwise:
+    // with it (the command handler should pass `sentAt`), it is refused as stale.
+    expect(rejectionOf(credited, { ...step('CreditTransfer', 'x-1', 1, late), sentAt: iso(T0 - 1_000) })).toBe('StaleTransferStep');
+  });
+
   it('given a transfer credited in and already spent, when the credit is reversed, then the reversal happens (a compensation is never refused): the account owes it, and debits wait until it is paid back', () => {
     // Shrunk counterexample of the available-balance property (walletProperties.test.ts) without its
     // exception. The saga credits the target before it confirms the source, so a credit can be spent
