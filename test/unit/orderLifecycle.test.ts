@@ -38,6 +38,7 @@ describe('an order’s life (property-based)', () => {
         expect(world.ticket?.version ?? 0).toBeLessThanOrEqual(2);
         expect(world.served?.version ?? 0).toBeLessThanOrEqual(1);
       }),
+      { numRuns: 1_000 },
     );
   });
 
