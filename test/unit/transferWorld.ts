@@ -6,10 +6,9 @@
 // duplicated or late, as at-least-once queues may.
 import { advance, stepEventTypes, type OutgoingCommand, type SagaAdvance, type SagaInput, type SagaState, type SagaTimer } from '../../functions/toolkit/saga';
 import { transferSaga, type TransferInput } from '../../functions/wallet/transferSaga';
-import { available, type WalletCommand, type WalletState } from '../../functions/wallet/wallet';
 import type { Currency } from '../../functions/wallet/schemas';
+import { available, initialWallet, type WalletCommand, type WalletState } from '../../functions/wallet/wallet';
 import { applyCommand } from './walletHistories';
-import { initialWallet } from '../../functions/wallet/wallet';
 
 export type Message =
   | { readonly kind: 'command'; readonly command: OutgoingCommand; readonly sentAt: number }
