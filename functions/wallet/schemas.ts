@@ -25,8 +25,8 @@ const PositiveMoney = z.object({ amount: z.number().int().positive().describe('m
 
 const Timestamp = z.iso.datetime({ offset: true });
 const Id = z.string().min(1).max(128);
-/** An id a client chooses for an account, a transaction or a transfer (the HTTP APIs accept no other). */
-export const ClientId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+/** An id a client chooses for an account, a transaction or a transfer (the HTTP APIs accept no other): the toolkit's one shape of ids that become keys. */
+export { ClientId } from '../toolkit/http/clientId';
 /** ISO 3166-1 alpha-2, upper case. */
 const Country = z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country code');
 const Payee = z.object({ name: personal(z.string().min(1).max(200)), country: Country });

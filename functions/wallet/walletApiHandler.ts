@@ -6,7 +6,7 @@ import { DomainRejection } from '../toolkit/eventsource';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
 import { PersonalDataSealer } from '../toolkit/privacy/PersonalDataSealer';
 import { ClientId, Currency } from './schemas';
-import { available, type WalletCommand } from './wallet';
+import { available, MAX_AMOUNT, type WalletCommand } from './wallet';
 import { walletStore } from './walletStore';
 import { instrument } from '../toolkit/observability';
 
@@ -15,12 +15,26 @@ const dynamodb = instrument(new DynamoDBClient({}));
 const store = walletStore(dynamodb, PersonalDataSealer.fromEnvironment({ dynamodb }));
 
 const Id = ClientId;
-const Money = z.object({ amount: z.number().int().refine((n) => n !== 0, 'must not be 0'), currency: Currency }).strict();
+/** Signed minor units, not 0, at most MAX_AMOUNT either way (the decider checks it again for its other callers). */
+const Money = z.object({ amount: z.number().int().min(-MAX_AMOUNT).max(MAX_AMOUNT).refine((n) => n !== 0, 'must not be 0'), currency: Currency }).strict();
 const OpenAccountBody = z.object({ accountId: Id, holderName: z.string().trim().min(1).max(200), currency: Currency }).strict();
 const AddTransactionBody = z.object({ transactionId: Id, amount: Money, payee: z.object({ name: z.string().trim().min(1).max(200), country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code') }).strict().optional() }).strict();
 const ClearBody = z.object({ clearedBy: Id }).strict();
 
-const STATUS: Readonly<Record<string, number>> = { AccountNotFound: 404, AccountExists: 409, AccountFlagged: 409, InsufficientFunds: 409, CurrencyMismatch: 422, InvalidAmount: 422, NotFlagged: 409, NoReservation: 409 };
+const STATUS: Readonly<Record<string, number>> = {
+  AccountNotFound: 404,
+  AccountExists: 409,
+  AccountFlagged: 409,
+  InsufficientFunds: 409,
+  BalanceLimitExceeded: 409,
+  CurrencyMismatch: 422,
+  InvalidAmount: 422,
+  AmountTooLarge: 422,
+  InvalidTransactionId: 400,
+  NotFlagged: 409,
+  NoReservation: 409,
+  TransactionIdReused: 409,
+};
 
 /** Runs a command on an account's stream; a rejection becomes a 4xx that says why. */
 async function run(accountId: string, command: WalletCommand) {
@@ -49,6 +63,8 @@ export const handler = httpApi(
       const accountId = accountIdOf(event);
       const body = validated(AddTransactionBody, jsonBody(event));
       const handled = await run(accountId, { kind: 'AddTransaction', accountId, ...body, at: new Date().toISOString() });
+      // A retry (same id, same request) is answered as the first time: 201, nothing added (the
+      // balance and version are the account's now). The same id with another request is a 409.
       return json(201, { accountId, transactionId: body.transactionId, balance: handled.state.balance, version: handled.version });
     },
     'POST /accounts/{accountId}/clear': async (event) => {

@@ -118,8 +118,10 @@ export async function runScenario(context: DemoContext & { readonly orders: numb
   await sleep(800);
   const malformed = await shop.placeOrder({ orderId: 'x', lines: [{ product: 'tea', quantity: 0 }] });
   console.log(`  ${c.dim}${clock()}${c.reset}  ${'(malformed command)'.padEnd(22)} ${c.red}${String(malformed.status).padEnd(14)}${c.reset} ${malformed.body.error}: ${malformed.body.message}`);
-  const duplicate = await shop.placeOrder(plans[0]!.command);
-  console.log(`  ${c.dim}${clock()}${c.reset}  ${plans[0]!.orderId.padEnd(22)} ${c.red}${String(duplicate.status).padEnd(14)}${c.reset} ${duplicate.body.error}: ${duplicate.body.message}`);
+  const retry = await shop.placeOrder(plans[0]!.command);
+  console.log(`  ${c.dim}${clock()}${c.reset}  ${plans[0]!.orderId.padEnd(22)} ${c.green}${`${retry.status} (retry)`.padEnd(14)}${c.reset} the same request again: answered as the first time, nothing placed twice`);
+  const reused = await shop.placeOrder({ ...plans[0]!.command, lines: [{ product: 'espresso', size: 'small', quantity: 1 }] });
+  console.log(`  ${c.dim}${clock()}${c.reset}  ${plans[0]!.orderId.padEnd(22)} ${c.red}${String(reused.status).padEnd(14)}${c.reset} ${reused.body.error}: ${reused.body.message}`);
   const results = await Promise.all(floor);
 
   const unsettled = results.filter((r) => r !== 'served' && r !== 'cancelled').length;

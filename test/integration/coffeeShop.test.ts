@@ -83,10 +83,35 @@ describe('the coffee shop, end to end on the local cloud', () => {
     expect(await shop.placeOrder('{"orderId":')).toMatchObject({ status: 400, body: { error: 'InvalidJson' } });
     expect(await shop.cancel('no-such-order')).toMatchObject({ status: 404, body: { error: 'OrderNotFound' } });
     expect(await shop.cancel('x')).toMatchObject({ status: 400, body: { error: 'InvalidPath' } });
-    const orderId = unique('dup');
-    expect(await shop.placeOrder({ orderId, lines: [{ product: 'mocha' }] })).toMatchObject({ status: 201 });
-    expect(await shop.placeOrder({ orderId, lines: [{ product: 'mocha' }] })).toMatchObject({ status: 409, body: { error: 'OrderAlreadyPlaced' } });
     expect(await shop.boardRow(unique('never'))).toMatchObject({ status: 404 });
+  });
+
+  it('a retried order (same id, same request) is answered as the first time; the same id with another request is a 409', async () => {
+    // arrange: an order for a customer (name and email sealed in the order)
+    const orderId = unique('retry');
+    const customer = { customerId: unique('cust'), name: 'Ada Lovelace', email: 'ada@example.com' };
+    const order = { orderId, lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso' }], customer };
+    const first = await shop.placeOrder(order);
+    expect(first).toMatchObject({ status: 201, body: { orderId, status: 'placed', totalCents: 1300 } });
+
+    // act + assert: the client's retry (its first answer lost), with the defaults left out or written out
+    expect(await shop.placeOrder(order)).toEqual(first);
+    expect(await shop.placeOrder({ ...order, lines: [order.lines[0], { product: 'espresso', size: 'medium', quantity: 1 }] })).toEqual(first);
+    // … and other requests under the same id: other lines, another customer, another name (personal, compared opened)
+    for (const other of [
+      { ...order, lines: [{ product: 'mocha', size: 'large', quantity: 3 }, { product: 'espresso' }] },
+      { ...order, lines: [order.lines[0]] },
+      { ...order, lines: [{ product: 'espresso' }, order.lines[0]] },
+      { orderId, lines: order.lines },
+      { ...order, customer: { ...customer, customerId: unique('cust') } },
+      { ...order, customer: { ...customer, name: 'Ada King' } },
+      { ...order, customer: { customerId: customer.customerId, name: customer.name } },
+    ]) {
+      const answer = await shop.placeOrder(other);
+      expect(answer, JSON.stringify(other.lines)).toMatchObject({ status: 409, body: { error: 'OrderIdReused', message: expect.stringMatching(new RegExp(`order id ${orderId} was already used for another request`)) } });
+      expect(answer.body.message).not.toMatch(/Ada|example\.com/);
+    }
+    await boardShows(orderId, 'queued');
   });
 
   it('a cancel racing the barista’s start ends in exactly one outcome, everywhere', async () => {

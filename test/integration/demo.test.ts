@@ -9,7 +9,8 @@ describe('npm run demo (the fixed scenario of npm start, for CI)', () => {
     expect(run.status, output.slice(-4000)).toBe(0);
     expect(output).toMatch(/Every order served or cancelled, nothing dead-lettered/);
     expect(output).toMatch(/400 +InvalidCommand/);
-    expect(output).toMatch(/409 +OrderAlreadyPlaced/);
+    expect(output).toMatch(/201 \(retry\) +the same request again/);
+    expect(output).toMatch(/409 +OrderIdReused/);
     expect(output).toMatch(/CLEAN/);
     expect(output).toMatch(/the anti-fraud service flagged the account/);
     expect(output).toMatch(/the fraud case handled/);

@@ -37,9 +37,25 @@ describe('the wallet and anti-fraud, on the local cloud', () => {
     expect(malformed).toMatchObject({ status: 400, body: { error: 'InvalidCommand' } });
     expect(malformed.body.message).toMatch(/transactionId/);
     expect(malformed.body.message).toMatch(/amount\.currency/);
+    const tooLarge = await api.call('POST', `/accounts/${accountId}/transactions`, { transactionId: unique('tx'), amount: eur(100_000_001) });
+    expect(tooLarge).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/amount\.amount: Too big/) } });
     expect(await api.call('POST', '/accounts', { accountId, holderName: 'Again', currency: 'EUR' })).toMatchObject({ status: 409, body: { error: 'AccountExists' } });
     expect(await account(accountId)).toMatchObject({ status: 200, body: { balance: 7_500, available: 7_500, flagged: false, version: 3 } });
     expect(await account(unique('none'))).toMatchObject({ status: 404 });
+  });
+
+  it('a retried transaction (same id, same request) is answered 201 and adds nothing; the same id with another request is a 409', async () => {
+    const accountId = await openAccount();
+    const debit = { transactionId: unique('tx'), amount: eur(-2_500), payee: { name: 'Corner Shop', country: 'NL' } };
+    expect(await transact(accountId, 10_000)).toMatchObject({ status: 201, body: { balance: 10_000 } });
+    const first = await api.call('POST', `/accounts/${accountId}/transactions`, debit);
+    expect(first).toMatchObject({ status: 201, body: { balance: 7_500, version: 3 } });
+
+    expect(await api.call('POST', `/accounts/${accountId}/transactions`, debit)).toEqual(first);
+    for (const other of [{ ...debit, amount: eur(-2_600) }, { ...debit, amount: { amount: -2_500, currency: 'USD' } }, { ...debit, payee: { name: 'Corner Shop', country: 'BE' } }, { transactionId: debit.transactionId, amount: debit.amount }]) {
+      expect(await api.call('POST', `/accounts/${accountId}/transactions`, other)).toMatchObject({ status: 409, body: { error: 'TransactionIdReused', message: expect.stringMatching(/was already used for another request/) } });
+    }
+    expect(await account(accountId)).toMatchObject({ body: { balance: 7_500, version: 3 } });
   });
 
   it('concurrent commands on one account all land: the losers of each append decide again on fresh state', async () => {

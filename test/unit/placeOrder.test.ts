@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ORDER_PLACED, OrderPlacedSchema, placeOrder, PlaceOrderSchema, type PlaceOrder } from '../../functions/coffee/orders/placeOrder';
+import { ORDER_PLACED, OrderPlacedSchema, placeOrder, placeOrderAgain, PlaceOrderSchema, type Customer, type PlaceOrder } from '../../functions/coffee/orders/placeOrder';
 
 const NOW = new Date('2025-03-01T08:30:00.000Z');
 
@@ -170,5 +170,50 @@ describe('placeOrder with a customer', () => {
     expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: 'Ada', phone: '1' } }).success).toBe(false);
     expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: ' ' } }).success).toBe(false);
     expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: 'Ada', email: 'ada@example.com' } }).success).toBe(true);
+  });
+});
+
+describe('placeOrderAgain (the order id is taken)', () => {
+  const ada = { customerId: 'c-42', name: 'Ada Lovelace', email: 'ada@example.com' };
+  const first = command({ orderId: 'o-200', lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso' }], customer: ada });
+  const existing = placeOrder(first, NOW, { customerId: 'c-42', name: 'pd1:sealed-name', email: 'pd1:sealed-email' }).state;
+  /** The stored customer as the handler opens it. */
+  const opened: Customer = { ...ada };
+
+  it('given the same request (defaults written out or not), then it is a retry answered with the first total', () => {
+    // arrange
+    const again = command({ orderId: 'o-200', lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso', size: 'medium', quantity: 1 }], customer: ada });
+
+    // act + assert
+    expect(placeOrderAgain(first, existing, opened)).toEqual({ kind: 'retry', totalCents: 1300 });
+    expect(placeOrderAgain(again, existing, opened)).toEqual({ kind: 'retry', totalCents: 1300 });
+  });
+
+  it.each([
+    ['other quantities', { lines: [{ product: 'mocha', size: 'large', quantity: 3 }, { product: 'espresso' }], customer: ada }],
+    ['a missing line', { lines: [{ product: 'mocha', size: 'large', quantity: 2 }], customer: ada }],
+    ['the lines in another order', { lines: [{ product: 'espresso' }, { product: 'mocha', size: 'large', quantity: 2 }], customer: ada }],
+    ['no customer', { lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso' }] }],
+    ['another customer', { lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso' }], customer: { ...ada, customerId: 'c-43' } }],
+    ['another name', { lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso' }], customer: { ...ada, name: 'Ada King' } }],
+    ['no email', { lines: [{ product: 'mocha', size: 'large', quantity: 2 }, { product: 'espresso' }], customer: { customerId: 'c-42', name: 'Ada Lovelace' } }],
+  ])('given %s under the same id, then it is refused as a reused id, without personal data in the message', (_, other) => {
+    // act
+    const answer = placeOrderAgain(command({ orderId: 'o-200', ...other }), existing, opened);
+
+    // assert
+    expect(answer).toEqual({ kind: 'rejected', error: 'OrderIdReused', message: expect.stringMatching(/^order id o-200 was already used for another request/) });
+    expect(answer.kind === 'rejected' && answer.message).not.toMatch(/Ada|example/);
+  });
+
+  it('given an erased customer (name and email open as null), then the rest is still compared: same id and lines are a retry', () => {
+    const erased: Customer = { customerId: 'c-42', name: null, email: null };
+    expect(placeOrderAgain(first, existing, erased)).toEqual({ kind: 'retry', totalCents: 1300 });
+    expect(placeOrderAgain(command({ orderId: 'o-200', lines: [{ product: 'latte' }], customer: ada }), existing, erased)).toMatchObject({ kind: 'rejected' });
+  });
+
+  it('given a walk-in order, then a retry without a customer is the same request', () => {
+    const walkIn = command({ orderId: 'o-201', lines: [{ product: 'latte' }] });
+    expect(placeOrderAgain(walkIn, placeOrder(walkIn, NOW).state, undefined)).toEqual({ kind: 'retry', totalCents: 380 });
   });
 });

@@ -38,31 +38,40 @@ describe('wallet decider', () => {
     expect(when(given(opened, credit(500, 't-0'), credit(-500, 't-1')), { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-1', amount: eur(-500), at: AT })).toEqual([]);
   });
 
-  it('remembers the last RECENT_TRANSACTIONS transaction ids, and a snapshot taken before it existed still loads', () => {
+  it('given a transaction already added, when its id comes again with another amount, currency or payee country, then it is refused as a reused id and nothing is added', () => {
+    const state = given(opened, credit(10_000, 't-0'), { type: 'wallet.transaction.added', data: { accountId: 'a-1', transactionId: 't-1', amount: eur(-500), payee: { name: 'pd1:sealed', country: 'NL' }, at: AT } });
+    const again = (amount: { amount: number; currency: 'EUR' | 'USD' }, payee?: { name: string; country: string }): WalletCommand => ({ kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-1', amount, ...(payee ? { payee } : {}), at: AT });
+    for (const other of [again(eur(-600), { name: 'Shop', country: 'NL' }), again({ amount: -500, currency: 'USD' }, { name: 'Shop', country: 'NL' }), again(eur(-500), { name: 'Shop', country: 'BE' }), again(eur(-500))]) {
+      expect(rejectionOf(state, other)).toEqual({ code: 'TransactionIdReused', message: expect.stringMatching(/t-1 was already used for another request/) });
+    }
+    // the payee's name is personal data, sealed in the event: it is not compared (see sameTransaction)
+    expect(when(state, again(eur(-500), { name: 'Another Name', country: 'NL' }))).toEqual([]);
+  });
+
+  it('remembers the last RECENT_TRANSACTIONS transactions: the oldest is forgotten, a retry of it is a new transaction', () => {
     const many = Array.from({ length: RECENT_TRANSACTIONS + 1 }, (_, i) => credit(1, `t-${i}`));
     const state = given(opened, ...many);
-    expect(state.recentTransactionIds).toHaveLength(RECENT_TRANSACTIONS);
-    expect(state.recentTransactionIds?.[0]).toBe('t-1');
-    const { recentTransactionIds: _absent, ...oldSnapshot } = given(opened, credit(100, 't-1'));
-    expect(when(oldSnapshot, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-2', amount: eur(5), at: AT })).toHaveLength(1);
-    expect(evolveWallet(oldSnapshot, credit(5, 't-2')).recentTransactionIds).toEqual(['t-2']);
+    expect(state.recentTransactions).toHaveLength(RECENT_TRANSACTIONS);
+    expect(state.recentTransactions[0]).toEqual({ transactionId: 't-1', amount: 1, currency: 'EUR' });
+    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-0', amount: eur(1), at: AT })).toHaveLength(1);
+    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-1', amount: eur(1), at: AT })).toEqual([]);
   });
 
   it('refuses a debit above the available balance, in another currency, or of zero, saying why', () => {
     const state = given(opened, credit(1_000));
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-2_000), at: AT })).toMatchObject({ code: 'InsufficientFunds' });
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: { amount: 100, currency: 'USD' }, at: AT })).toMatchObject({ code: 'CurrencyMismatch' });
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(0), at: AT })).toMatchObject({ code: 'InvalidAmount' });
-    expect(rejectionOf(initialWallet, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(1), at: AT })).toMatchObject({ code: 'AccountNotFound' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(-2_000), at: AT })).toMatchObject({ code: 'InsufficientFunds' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: { amount: 100, currency: 'USD' }, at: AT })).toMatchObject({ code: 'CurrencyMismatch' });
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(0), at: AT })).toMatchObject({ code: 'InvalidAmount' });
+    expect(rejectionOf(initialWallet, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(1), at: AT })).toMatchObject({ code: 'AccountNotFound' });
   });
 
   it('given a flagged account, debits are refused until it is cleared; credits still land', () => {
     const state = given(opened, credit(10_000), flagged);
-    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toMatchObject({ code: 'AccountFlagged', message: expect.stringMatching(/until it is cleared/) });
-    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(100), at: AT })).toHaveLength(1);
+    expect(rejectionOf(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(-100), at: AT })).toMatchObject({ code: 'AccountFlagged', message: expect.stringMatching(/until it is cleared/) });
+    expect(when(state, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(100), at: AT })).toHaveLength(1);
     expect(when(state, { kind: 'FlagAccount', accountId: 'a-1', reason: 'again', fraudEventId: 'f-2', at: AT })).toEqual([]);
     const cleared = given(opened, credit(10_000), flagged, ...when(state, { kind: 'ClearAccount', accountId: 'a-1', clearedBy: 'ops', at: AT }));
-    expect(when(cleared, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't', amount: eur(-100), at: AT })).toHaveLength(1);
+    expect(when(cleared, { kind: 'AddTransaction', accountId: 'a-1', transactionId: 't-x', amount: eur(-100), at: AT })).toHaveLength(1);
   });
 
   const apply = (state: WalletState, command: WalletCommand) => [...when(state, command)].reduce(evolveWallet, state);

@@ -3,16 +3,30 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../../toolkit/http/httpApi';
 import { ConcurrencyError, GuardFailedError, readAggregate } from '../../toolkit/outbox';
 import { PersonalDataSealer } from '../../toolkit/privacy/PersonalDataSealer';
-import { sealPersonalFields } from '../../toolkit/privacy/personal';
+import { openPersonalFields, sealPersonalFields } from '../../toolkit/privacy/personal';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { brewingKey, cancelOrder } from './cancelOrder';
-import { CustomerSchema, OrderIdSchema, orderKey, placeOrder, PlaceOrderSchema, type Customer, type OrderState } from './placeOrder';
+import { CustomerSchema, OrderIdSchema, orderKey, placeOrder, placeOrderAgain, PlaceOrderSchema, type Customer, type OrderState, type PlaceOrder } from './placeOrder';
 import { instrument } from '../../toolkit/observability';
 
 const logger = new Logger({ serviceName: 'coffee-orders' });
 const dynamodb = instrument(new DynamoDBClient({}));
 const sealer = PersonalDataSealer.fromEnvironment({ dynamodb });
 const { outbox, tableName } = outboxFromEnv(dynamodb);
+
+const placed = (orderId: string, totalCents: number) => json(201, { orderId, status: 'placed', totalCents });
+
+/** The order id is taken: a retry of the same request is answered as the first time, anything else is a 409. */
+async function placedBefore(command: PlaceOrder, conflict: ConcurrencyError) {
+  const existing = await readAggregate<OrderState>(dynamodb, tableName, orderKey(command.orderId));
+  if (!existing) throw conflict;
+  // The stored customer's name and email are opened in memory only, to be compared (placeOrderAgain).
+  const stored = existing.state.customer && (await openPersonalFields(CustomerSchema, existing.state.customer, sealer, { onErased: 'redact' }));
+  const answer = placeOrderAgain(command, existing.state, stored);
+  if (answer.kind === 'rejected') throw new HttpError(409, answer.error, answer.message);
+  logger.info('order placed again (a retry)', { orderId: command.orderId });
+  return placed(command.orderId, answer.totalCents);
+}
 
 /** The orders service's HTTP API: place and cancel orders. */
 export const handler = httpApi(
@@ -25,11 +39,11 @@ export const handler = httpApi(
       try {
         await outbox.commit([{ id: command.orderId, key: orderKey(command.orderId), expectedVersion: 0, state, events }]);
       } catch (error) {
-        if (error instanceof ConcurrencyError) throw new HttpError(409, 'OrderAlreadyPlaced', `order ${command.orderId} was already placed`);
+        if (error instanceof ConcurrencyError) return placedBefore(command, error);
         throw error;
       }
       logger.info('order placed', { orderId: command.orderId });
-      return json(201, { orderId: command.orderId, status: 'placed', totalCents: state.totalCents });
+      return placed(command.orderId, state.totalCents);
     },
 
     'POST /orders/{orderId}/cancel': async (event) => {

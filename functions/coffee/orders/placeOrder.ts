@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { NewEvent } from '../../toolkit/outbox';
+import { ClientId } from '../../toolkit/http/clientId';
 import { personal } from '../../toolkit/privacy/personal';
 
 export const MENU = {
@@ -18,10 +19,11 @@ export const OrderLineSchema = z.object({
   quantity: z.number().int().min(1).max(10).default(1),
 }).strict();
 
-/** An order's id, chosen by the client (so a retried request is recognised). */
-export const OrderIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+/** An order's id, chosen by the client (so a retried request is recognised): part of the order's keys. */
+export const OrderIdSchema = ClientId;
 
-const CustomerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/, 'must be 3–64 letters, digits, "-" or "_"');
+/** A customer's id: the subject their personal data is sealed for (a key of the key table). */
+const CustomerId = ClientId;
 
 /** Who ordered, as the command gives it (plaintext, validated). */
 export const CustomerInputSchema = z.object({ customerId: CustomerId, name: z.string().trim().min(1).max(100), email: z.email().optional() }).strict();
@@ -79,6 +81,33 @@ export function placeOrder(command: PlaceOrder, now: Date, customer?: Customer):
     state: { status: 'placed', lines, totalCents, placedAt, ...who },
     events: [{ type: ORDER_PLACED, data: { orderId: command.orderId, lines, totalCents, placedAt, ...who }, ...(customer ? { dataSubject: customer.customerId } : {}) }],
   };
+}
+
+/** The answer to a `PlaceOrder` whose order id is taken. */
+export type RepeatedPlaceOrder =
+  | { readonly kind: 'retry'; readonly totalCents: number }
+  | { readonly kind: 'rejected'; readonly error: 'OrderIdReused'; readonly message: string };
+
+/**
+ * Decides a `PlaceOrder` for an order id that is taken. Pure. The client's retry (the same request
+ * again, e.g. after a lost answer) is answered as the first time; another request under the same id
+ * is refused. The same request means the same lines (product, size and quantity, defaults applied,
+ * in order) for the same customer: the same id, name and email. The name and email are personal
+ * data, sealed in the stored order: the caller opens them (`stored`), in memory only — no digest of
+ * them is kept anywhere. An erased customer's opened values are `null`: they cannot be compared and
+ * are not (the rest still is). The price is the one the order was placed at, whatever the menu says now.
+ */
+export function placeOrderAgain(command: PlaceOrder, existing: OrderState, stored: Customer | undefined): RepeatedPlaceOrder {
+  const sameLines =
+    command.lines.length === existing.lines.length &&
+    command.lines.every((line, i) => line.product === existing.lines[i]!.product && line.size === existing.lines[i]!.size && line.quantity === existing.lines[i]!.quantity);
+  const samePersonal = (asked: string | undefined, kept: string | null | undefined) => kept === null || asked === kept;
+  const sameCustomer =
+    command.customer === undefined || stored === undefined
+      ? command.customer === undefined && stored === undefined
+      : command.customer.customerId === stored.customerId && samePersonal(command.customer.name, stored.name) && samePersonal(command.customer.email, stored.email);
+  if (sameLines && sameCustomer) return { kind: 'retry', totalCents: existing.totalCents };
+  return { kind: 'rejected', error: 'OrderIdReused', message: `order id ${command.orderId} was already used for another request (other lines or another customer); a new order needs a new id` };
 }
 
 export const orderKey = (orderId: string) => ({ pk: `ORDER#${orderId}`, sk: 'STATE' });
