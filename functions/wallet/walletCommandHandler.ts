@@ -27,7 +27,8 @@ const refusalStream = (code: string, accountId: string, transferId: string) => (
 export const handler = defineCommandConsumer({
   commands: WALLET_COMMANDS,
   handler: async (message, { logger, inbox }) => {
-    const command: WalletCommand = { kind: message.type, ...message.data, at: new Date().toISOString() };
+    // `sentAt`: when the saga sent it — a step for a transfer the account no longer remembers is judged stale by it.
+    const command: WalletCommand = { kind: message.type, ...message.data, at: new Date().toISOString(), sentAt: message.sentAt };
     const options = { retries: 10, inbox, ...(message.traceparent ? { traceparent: message.traceparent } : {}) };
     try {
       const handled = await store.handle(command.accountId, command, options);

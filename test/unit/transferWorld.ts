@@ -82,7 +82,8 @@ export class TransferWorld {
   /**
    * Whether delivering `message` now stays within what the model allows. A timer of a step without
    * compensation (the confirmation, the pivot) is not delivered while the saga still waits for that
-   * step: the saga would compensate a step that may have happened (see the KNOWN GAP test).
+   * step: a pivot that keeps timing out ends the saga `failed` for an operator, which this world's
+   * property does not model (the saga's own property tests, transferSaga.test.ts, do).
    */
   deliverable(message: Message): boolean {
     if (message.kind !== 'timer') return true;

@@ -101,12 +101,12 @@ describe('transfers between wallet accounts (property-based)', () => {
     );
   });
 
-  // The saga compensates a confirmation that timed out (the pivot: it has no compensation), and the
-  // confirmation may still arrive: then the source is debited while the target's credit is reversed.
-  // The property above leaves pivot timeouts out (`TransferWorld.deliverable`); these tests pin what
-  // happens. Reported to the saga's owners: ARCHITECTURE.md says a pivot that may have happened only
-  // goes forward (re-send the confirmation), never back.
-  const lateConfirmation = () => {
+  // A confirmation is the pivot: it has no compensation, so when its timer fires the saga sends it
+  // again instead of undoing the credit (the pivot rule, functions/toolkit/saga/README.md). The
+  // property above leaves pivot timeouts out (`TransferWorld.deliverable`); the saga's own property
+  // tests (transferSaga.test.ts) cover them, attempts exhausted included.
+  it('given a confirmation slower than its timer, when it arrives after the re-send, then the transfer completes and no money is created or lost', () => {
+    // arrange
     const world = new TransferWorld();
     world.open('acc-a', 10_000);
     world.open('acc-b', 0);
@@ -117,23 +117,16 @@ describe('transfers between wallet accounts (property-based)', () => {
     world.deliver(next('event'));
     world.deliver(next('command', command('CreditTransfer')));
     world.deliver(next('event'));
-    // the confirmation is slow: its timer fires first, and the saga reverses the credit
+
+    // act: the confirmation is slow — its timer fires first, then the first confirmation arrives
     world.deliver(next('timer', (m) => m.kind === 'timer' && m.timer.step === 'confirm'));
-    world.deliver(next('command', command('ReverseCredit')));
-    // … then the confirmation arrives, before the release
+    expect(world.inFlight.some(command('ReverseCredit'))).toBe(false);
     world.deliver(next('command', command('ConfirmReservation')));
     world.drain();
-    return world;
-  };
 
-  it('given a confirmation that arrives after the saga timed it out, when the release comes, then the wallet refuses it: the saga fails for an operator instead of reporting the transfer compensated', () => {
-    const world = lateConfirmation();
-    expect(world.sagas.get('x-1')?.status).toBe('failed');
-    expect(world.deadLetters.map((c) => c.type)).toContain('ReleaseReservation');
-  });
-
-  it.fails('KNOWN GAP (saga, reported): given a confirmation that arrives after the saga timed it out, money is conserved', () => {
-    const world = lateConfirmation();
-    expect(world.balance('acc-a') + world.balance('acc-b')).toBe(10_000);
+    // assert
+    expect(world.sagas.get('x-1')?.status).toBe('completed');
+    expect([world.balance('acc-a'), world.balance('acc-b')]).toEqual([9_000, 1_000]);
+    expect(world.deadLetters).toEqual([]);
   });
 });
