@@ -13,6 +13,7 @@ import { BaristaService } from './coffee/BaristaService';
 import { BusinessProbe } from './coffee/BusinessProbe';
 import { CounterService } from './coffee/CounterService';
 import { OrdersService } from './coffee/OrdersService';
+import { ARBITER_ENV } from '../../functions/coffee/shared/arbiterConfig';
 
 export interface CoffeeShopStackProps extends StackProps {
   /**
@@ -42,6 +43,15 @@ export class CoffeeShopStack extends Stack {
     const orders = new OrdersService(this, 'Orders', { bus, removalPolicy });
     const barista = new BaristaService(this, 'Barista', { bus, removalPolicy, orders: orders.outbox, customers: orders.customers });
     const counter = new CounterService(this, 'Counter', { bus, removalPolicy });
+    // Cancel vs start: each commit checks the other service's item in the same transaction (read only).
+    for (const [fn, table, variable] of [
+      [orders.api, barista.outbox.table, ARBITER_ENV.baristaTableName],
+      [barista.api, orders.outbox.table, ARBITER_ENV.ordersTableName],
+    ] as const) {
+      fn.addEnvironment(variable, table.tableName);
+      table.grant(fn, 'dynamodb:ConditionCheckItem');
+      table.encryptionKey?.grant(fn, 'kms:Decrypt');
+    }
 
     // The order board: a projection of every service's events, caught up from their logs when needed.
     const board = new ProjectionTable(this, 'Board', { stream: true, removalPolicy });

@@ -1,7 +1,8 @@
 // Test-only: one coffee order across the three services, with their real deciders and the guards
 // their HTTP handlers commit with, and the events between them delivered by hand (in any order the
-// test chooses, duplicated or held back). Each service reads its own table only; a decision made on
-// a read is committed only if the item's version and the handler's guards still hold at commit.
+// test chooses, duplicated or held back). Each service decides on its own table only; a decision made
+// on a read is committed only if the item's version and the handler's guards still hold at commit (a
+// cancel and a start also check the other service's item: the arbiter, arbiterConfig.ts).
 import { BREW_FINISHED, BREW_STARTED, finishBrew, startBrew, type QueuedOrder, type Ticket } from '../../functions/coffee/barista/ticket';
 import { ORDER_SERVED, serveOrder, type Pickup, type Service } from '../../functions/coffee/counter/pickup';
 import { cancelOrder, ORDER_CANCELLED } from '../../functions/coffee/orders/cancelOrder';
@@ -74,19 +75,22 @@ export class CoffeeWorld {
         const read = this.order;
         const decision = cancelOrder(id, read?.state, now);
         if (decision.kind === 'rejected') return { action, events: [], rejected: decision.error };
-        // ordersApiHandler: version = read, and no brew start recorded (brewingKey attribute_not_exists)
-        return { action, events: decision.events, commit: () => this.order?.version === read!.version && !this.brewing, apply: () => (this.order = { state: decision.state, version: read!.version + 1 }) };
+        // ordersApiHandler: version = read, no brew start recorded (brewingKey attribute_not_exists), and
+        // no ticket in the barista's table (the arbiter: checked in the same transaction)
+        return { action, events: decision.events, commit: () => this.order?.version === read!.version && !this.brewing && this.ticket === undefined, apply: () => (this.order = { state: decision.state, version: read!.version + 1 }) };
       }
       case 'start':
       case 'finish': {
         const [queued, read] = [this.queue, this.ticket];
         const decision = (action === 'start' ? startBrew : finishBrew)(id, queued, read?.state, now);
         if (decision.kind === 'rejected') return { action, events: [], rejected: decision.error };
-        // baristaApiHandler: ticket version = read, queue item exists without cancelledAt (notCancelled)
+        // baristaApiHandler: ticket version = read, queue item exists without cancelledAt (notCancelled);
+        // a start also checks the order in the orders service's table is not cancelled (the arbiter)
+        const arbiter = () => action !== 'start' || (this.order !== undefined && this.order.state.status !== 'cancelled');
         return {
           action,
           events: decision.events,
-          commit: () => (this.ticket?.version ?? 0) === (read?.version ?? 0) && this.queue !== undefined && this.queue.cancelledAt === undefined,
+          commit: () => (this.ticket?.version ?? 0) === (read?.version ?? 0) && this.queue !== undefined && this.queue.cancelledAt === undefined && arbiter(),
           apply: () => (this.ticket = { state: decision.state, version: (read?.version ?? 0) + 1 }),
         };
       }

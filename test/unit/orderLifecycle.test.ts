@@ -42,7 +42,7 @@ describe('an order’s life (property-based)', () => {
     );
   });
 
-  it('given a cancel racing the barista’s start (both accepted), then the drink is discarded: finish and serve are refused', () => {
+  it('given a cancel racing the barista’s start, exactly one of them commits: the cancel here, so finish and serve are refused', () => {
     // arrange
     const world = new CoffeeWorld();
     world.act('place');
@@ -61,26 +61,21 @@ describe('an order’s life (property-based)', () => {
   });
 
   // Found by a variant of the property above in which deliveries may be held back across staff
-  // actions (failed after 775 runs; this is its shrunk counterexample). The barista and the counter
-  // refuse a cancelled order only once they have *heard* of the cancel; with that delivery slow, a
-  // drink the customer was told is cancelled is brewed, finished and handed over. Reported: the fix
-  // needs one service to decide cancel-vs-serve (e.g. the counter serves only orders the orders
-  // service has confirmed it will no longer cancel). This test turns red the day it is fixed.
-  it.fails('KNOWN GAP (choreography, reported): given the cancel’s deliveries held back, an order can end both cancelled and served', () => {
+  // actions (failed after 775 runs before the fix; this is its shrunk counterexample): the barista and
+  // the counter refused a cancelled order only once they had *heard* of the cancel. Now a cancel and a
+  // start each check the other service's own item in their transaction (arbiterConfig.ts).
+  it('given the cancel’s deliveries held back, the barista’s start is refused: an order ends cancelled, never also served', () => {
     // arrange: placed, and the barista knows it
     const world = new CoffeeWorld();
     world.act('place');
     world.flush();
 
-    // act: the customer cancels; the barista, not told yet, starts and finishes; the counter, told
-    // of the finished drink but not of the cancel, serves it
-    world.act('cancel');
-    world.act('start');
-    world.act('finish');
-    world.deliver(world.pending.find((d) => d.to === 'counter' && d.type === 'coffee.brew.finished')!);
-    world.act('serve');
+    // act: the customer cancels; the barista, not told yet, tries to start, finish, and the counter to serve
+    const cancelled = world.act('cancel');
+    const steps = (['start', 'finish', 'serve'] as const).map((step) => world.act(step));
 
     // assert: exactly one terminal state
-    expect(world.outcome.cancelled !== world.outcome.served).toBe(true);
+    expect([cancelled, ...steps]).toEqual([true, false, false, false]);
+    expect(world.outcome).toEqual({ cancelled: true, served: false });
   });
 });

@@ -6,6 +6,9 @@ import { PersonalDataSealer } from '../../toolkit/privacy/PersonalDataSealer';
 import { openPersonalFields, sealPersonalFields } from '../../toolkit/privacy/personal';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { brewingKey, cancelOrder } from './cancelOrder';
+import { parseConfig } from '../../toolkit/config/parseConfig';
+import { ARBITER_ENV, OrdersArbiterConfigSchema } from '../shared/arbiterConfig';
+import { ticketKey } from '../barista/ticket';
 import { CustomerSchema, OrderIdSchema, orderKey, placeOrder, placeOrderAgain, PlaceOrderSchema, type Customer, type OrderState, type PlaceOrder } from './placeOrder';
 import { instrument } from '../../toolkit/observability';
 
@@ -13,6 +16,7 @@ const logger = new Logger({ serviceName: 'coffee-orders' });
 const dynamodb = instrument(new DynamoDBClient({}));
 const sealer = PersonalDataSealer.fromEnvironment({ dynamodb });
 const { outbox, tableName } = outboxFromEnv(dynamodb);
+const baristaTable = parseConfig(OrdersArbiterConfigSchema)[ARBITER_ENV.baristaTableName];
 
 const placed = (orderId: string, totalCents: number) => json(201, { orderId, status: 'placed', totalCents });
 
@@ -53,8 +57,12 @@ export const handler = httpApi(
       if (decision.kind === 'rejected') throw new HttpError(decision.error === 'OrderNotFound' ? 404 : 409, decision.error, decision.message);
       try {
         await outbox.commit([{ id: orderId, key: orderKey(orderId), expectedVersion: order!.version, state: decision.state, events: decision.events }], {
-          // One winner when a cancel races the barista: the cancel commits only if the start has not been recorded.
-          guards: [{ key: brewingKey(orderId), condition: 'attribute_not_exists(pk)', reason: `order ${orderId} is already being brewed` }],
+          // One winner when a cancel races the barista: the cancel commits only if the barista has no
+          // ticket (checked in the barista's own table, atomically: see arbiterConfig.ts) and no start was recorded here.
+          guards: [
+            { tableName: baristaTable, key: ticketKey(orderId), condition: 'attribute_not_exists(pk)', reason: `order ${orderId} is already being brewed` },
+            { key: brewingKey(orderId), condition: 'attribute_not_exists(pk)', reason: `order ${orderId} is already being brewed` },
+          ],
         });
       } catch (error) {
         if (error instanceof GuardFailedError) throw new HttpError(409, 'OrderNotCancellable', error.reason);
