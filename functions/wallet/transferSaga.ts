@@ -55,6 +55,8 @@ export const transferSaga = defineSaga({
   input: TransferInput,
   sagaId: ClientId,
   correlateBy: 'transferId',
+  // The wallet keeps a refused step (settled as `refused`) and refuses every later attempt of it.
+  refusalsAreFinal: true,
   stepAttempts: TRANSFER_STEP_ATTEMPTS,
   steps: [
     {

@@ -27,6 +27,12 @@ type RefusalType = (typeof TRANSFER_REFUSALS)[keyof typeof TRANSFER_REFUSALS];
 export interface WalletState {
   readonly opened: boolean;
   readonly currency?: Currency;
+  /**
+   * The holder's name as the opened event carries it: in a stored state (folded from the committed
+   * events) always sealed for the account, never plaintext. Lets the API tell a retried `OpenAccount`
+   * from another request that reuses the id. Absent in snapshots taken before it existed.
+   */
+  readonly holderName?: string;
   /** Minor units: every transaction, confirmed transfer out, and transfer credited in. At most `MAX_BALANCE` by credits. */
   readonly balance: number;
   /** Open reservations of transfers out, by transfer id (minor units). Never forgotten (they hold money); at most `MAX_OPEN_RESERVATIONS`. */
@@ -378,7 +384,7 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
 function apply(state: WalletState, event: WalletEvent): WalletState {
   switch (event.type) {
     case 'wallet.account.opened':
-      return { ...state, opened: true, currency: event.data.currency };
+      return { ...state, opened: true, currency: event.data.currency, ...(typeof event.data.holder.name === 'string' ? { holderName: event.data.holder.name } : {}) };
     case 'wallet.transaction.added':
       return { ...state, balance: state.balance + event.data.amount.amount, recentTransactions: [...state.recentTransactions, remembered(event.data)].slice(-RECENT_TRANSACTIONS) };
     case 'wallet.account.flagged':

@@ -6,13 +6,14 @@ import { DomainRejection } from '../toolkit/eventsource';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
 import { PersonalDataSealer } from '../toolkit/privacy/PersonalDataSealer';
 import { ClientId, Currency } from './schemas';
-import { available, MAX_AMOUNT, type WalletCommand } from './wallet';
+import { available, MAX_AMOUNT, type WalletCommand, type WalletState } from './wallet';
 import { walletStore } from './walletStore';
 import { instrument } from '../toolkit/observability';
 
 const logger = new Logger({ serviceName: 'wallet' });
 const dynamodb = instrument(new DynamoDBClient({}));
-const store = walletStore(dynamodb, PersonalDataSealer.fromEnvironment({ dynamodb }));
+const sealer = PersonalDataSealer.fromEnvironment({ dynamodb });
+const store = walletStore(dynamodb, sealer);
 
 const Id = ClientId;
 /** Signed minor units, not 0, at most MAX_AMOUNT either way (the decider checks it again for its other callers). */
@@ -51,13 +52,28 @@ async function run(accountId: string, command: WalletCommand) {
 
 const accountIdOf = (event: APIGatewayProxyEventV2) => pathParameter(event, 'accountId', Id);
 
+/** Whether the open account was opened by this very request: same currency, and the sealed holder name opens to the one asked. */
+async function sameOpening(state: WalletState, body: { holderName: string; currency: string }): Promise<boolean> {
+  if (!state.opened || state.currency !== body.currency || state.holderName === undefined) return false;
+  // Sealed as JSON under its field's name (`sealPersonalFields`).
+  return JSON.parse(await sealer.open(state.holderName, 'name')) === body.holderName;
+}
+
 /** The wallet's HTTP API for accounts: an event-sourced account per `accountId` (transfers: transfersApiHandler.ts). */
 export const handler = httpApi(
   {
     'POST /accounts': async (event) => {
       const body = validated(OpenAccountBody, jsonBody(event));
-      const handled = await run(body.accountId, { kind: 'OpenAccount', accountId: body.accountId, holderName: body.holderName, currency: body.currency, at: new Date().toISOString() });
-      return json(201, { accountId: body.accountId, version: handled.version });
+      try {
+        const handled = await run(body.accountId, { kind: 'OpenAccount', accountId: body.accountId, holderName: body.holderName, currency: body.currency, at: new Date().toISOString() });
+        return json(201, { accountId: body.accountId, version: handled.version });
+      } catch (error) {
+        if (!(error instanceof HttpError && error.error === 'AccountExists')) throw error;
+        // A retry (same holder, same currency) is answered as the first time; another request reusing the id is a 409.
+        const { state, version } = await store.load(body.accountId);
+        if (await sameOpening(state, body)) return json(201, { accountId: body.accountId, version });
+        throw new HttpError(409, 'AccountExists', `account ${body.accountId} is already open for another request (another holder or currency); a new account needs a new id`);
+      }
     },
     'POST /accounts/{accountId}/transactions': async (event) => {
       const accountId = accountIdOf(event);

@@ -17,6 +17,7 @@ export const WalletStateSchema: z.ZodType<WalletState> = z
   .object({
     opened: z.boolean(),
     currency: Currency.optional(),
+    holderName: z.string().optional(),
     balance: z.number().int(),
     reserved: z.record(z.string(), z.number().int()),
     credited: z.array(z.object({ transferId: z.string(), amount: z.number().int(), at: z.number().int() }).strict()),

@@ -39,7 +39,10 @@ describe('the wallet and anti-fraud, on the local cloud', () => {
     expect(malformed.body.message).toMatch(/amount\.currency/);
     const tooLarge = await api.call('POST', `/accounts/${accountId}/transactions`, { transactionId: unique('tx'), amount: eur(100_000_001) });
     expect(tooLarge).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/amount\.amount: Too big/) } });
+    // a retried open (same holder, same currency) is answered as the first time; another request reusing the id is a 409
+    expect(await api.call('POST', '/accounts', { accountId, holderName: 'Grace Hopper', currency: 'EUR' })).toMatchObject({ status: 201, body: { accountId } });
     expect(await api.call('POST', '/accounts', { accountId, holderName: 'Again', currency: 'EUR' })).toMatchObject({ status: 409, body: { error: 'AccountExists' } });
+    expect(await api.call('POST', '/accounts', { accountId, holderName: 'Grace Hopper', currency: 'USD' })).toMatchObject({ status: 409, body: { error: 'AccountExists' } });
     expect(await account(accountId)).toMatchObject({ status: 200, body: { balance: 7_500, available: 7_500, flagged: false, version: 3 } });
     expect(await account(unique('none'))).toMatchObject({ status: 404 });
   });

@@ -205,7 +205,8 @@ class Simulation {
     for (const command of effects.commands) {
       if (command.phase === 'forward' && isPivot(command.step)) this.pivotAttemptsSent.add(command.commandId);
       if (command.phase === 'compensation') {
-        const mayHappen = [...this.pivotAttemptsSent].filter((id) => !this.pivotAttemptsRefused.has(id));
+        // With refusalsAreFinal, once one attempt of the pivot was refused no later one can apply.
+        const mayHappen = transferSaga.refusalsAreFinal && this.pivotAttemptsRefused.size > 0 ? [] : [...this.pivotAttemptsSent].filter((id) => !this.pivotAttemptsRefused.has(id));
         if (mayHappen.length > 0) this.compensatedAfterPivot.push(`${command.commandId} while ${mayHappen.join(', ')} may happen`);
       }
       this.inFlight.push({ kind: 'command', command });
@@ -263,7 +264,7 @@ function expectAccountedFor(simulation: Simulation): void {
   const { wallet, state, setup } = simulation;
   const { source, target } = wallet;
   const reserved = SAGA_ID in source.reserved;
-  const credited = SAGA_ID in target.credited;
+  const credited = target.credited.some((credit) => credit.transferId === SAGA_ID);
   const status = state?.status;
 
   // Exactly one terminal state, reported by exactly one terminal event.
@@ -351,7 +352,7 @@ describe('transfer saga with the wallet (property-based)', () => {
       expectAccountedFor(simulation);
     });
 
-    it('given confirm refused (the source flagged) and sent again after its timer, when the flag is cleared and the second attempt confirms, then the saga does not reverse the credit', () => {
+    it('given confirm refused (the source flagged) and sent again after its timer, when the flag is cleared, then the second attempt is refused too (the wallet keeps refusals) and the saga compensates', () => {
       // arrange
       const setup: Setup = { balance: 1_000, amount: 100, targetCurrency: 'EUR', sourceFlagged: false };
 
@@ -365,14 +366,13 @@ describe('transfer saga with the wallet (property-based)', () => {
         deliver(2), // confirm#1 refused: flagged
         { kind: 'clear' },
         deliver(2), // confirm#1's timer: confirm#2 sent
-        deliver(3), // confirm#2 → confirmed: the money left the source
+        deliver(3), // confirm#2 → refused as well: the transfer's confirmation was refused before
         deliver(2), // the refusal of confirm#1 reaches the saga
       ]);
 
       // assert
-      expect(simulation.wallet.confirmed).toBe(true);
-      expect(simulation.state).toMatchObject({ status: 'failed', failure: { step: 'confirm', reason: 'refused' } });
-      expect(simulation.ownEvents).not.toContain(OWN.stepCompensated);
+      expect(simulation.wallet.confirmed).toBe(false);
+      expect(simulation.state).toMatchObject({ status: 'compensated', failure: { step: 'confirm', reason: 'refused' } });
       expectAccountedFor(simulation);
     });
   });

@@ -143,8 +143,9 @@ export function advance<I>(definition: SagaDefinition<I>, state: SagaState<I> | 
     }
     if (step.failedBy.includes(input.type)) {
       const failure = { step: step.name, reason: 'refused' as const, eventType: input.type };
-      // A refusal answers one attempt; once the step was sent again, another attempt may still happen.
-      if (waiting.attempt > 1) return inDoubt(definition, next, step, failure, `was refused, but it was sent ${waiting.attempt} times and another attempt may still apply`, at);
+      // A refusal answers one attempt; once the step was sent again, another attempt may still happen —
+      // unless the targets keep refusals (`refusalsAreFinal`).
+      if (waiting.attempt > 1 && definition.refusalsAreFinal !== true) return inDoubt(definition, next, step, failure, `was refused, but it was sent ${waiting.attempt} times and another attempt may still apply`, at);
       const failed = { ...next, failure };
       const pivot = completedPivot(definition, state.completedSteps);
       if (pivot !== undefined) return stopForOperator(definition, failed, [stepFailed(definition, next, failure)], `step ${step.name} was refused after step ${pivot}, which cannot be undone`);

@@ -76,6 +76,14 @@ export interface SagaDefinition<I = unknown> {
   readonly stepAttempts?: number;
   /** Attempts of each compensation before the saga gives up and reports `<name>.failed`. @default 10 */
   readonly compensationAttempts?: number;
+  /**
+   * Whether the steps' targets keep a refusal: once a step of an instance was refused, they refuse
+   * every later attempt of it too (the wallet does). Then a refusal is definitive also after the step
+   * was sent again, and the saga compensates at once. Without it, a refusal after a re-send leaves
+   * the step in doubt (another attempt may still apply), as a last timeout does.
+   * @default false
+   */
+  readonly refusalsAreFinal?: boolean;
 }
 
 /** SQS per-message delay limit: longer timeouts are re-armed in slices of this. */
