@@ -270,15 +270,18 @@ describe('CoffeeShopStack', () => {
       expect([...new Set(onEveryResource)]).toEqual(['dynamodb:ListStreams']);
     });
 
-    it('lets the API functions of orders, barista and counter Put, Get and ConditionCheck only on their own table', () => {
-      for (const [service, fn, outbox] of [
-        ['orders', orders.api, orders.outbox],
-        ['barista', barista.api, barista.outbox],
-        ['counter', counter.api, counter.outbox],
+    it('lets the API functions of orders, barista and counter Put, Get and ConditionCheck on their own table, and orders and barista only ConditionCheck on each other’s (the cancel-vs-start arbiter)', () => {
+      for (const [service, fn, outbox, arbiter] of [
+        ['orders', orders.api, orders.outbox, barista.outbox],
+        ['barista', barista.api, barista.outbox, orders.outbox],
+        ['counter', counter.api, counter.outbox, undefined],
       ] as const) {
         const permissions = synth.permissionsOf(fn);
         expect(onServiceTables(permissions), service).toEqual(
-          permissionSet(allow(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:ConditionCheckItem'], arnOf(stack, outbox.table))),
+          permissionSet(
+            allow(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:ConditionCheckItem'], arnOf(stack, outbox.table)),
+            ...(arbiter ? [allow(['dynamodb:ConditionCheckItem'], arnOf(stack, arbiter.table))] : []),
+          ),
         );
         expect(permissions.filter((p) => p.action.startsWith('dynamodb:') && p.resource === '*'), service).toEqual([]);
       }
