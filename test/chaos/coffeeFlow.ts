@@ -140,20 +140,12 @@ export interface CoffeeFlowOptions {
   readonly cancelEvery?: number;
 }
 
-/**
- * How far apart two events' idempotency records may be and still count as one invocation. Powertools
- * stores `in_progress_expiration` = now + the invocation's remaining time, i.e. the invocation's
- * deadline plus the few milliseconds between reading the remaining time and saving the record; one
- * batch's records (applied one after another by the FIFO processor) differ only by that noise.
- * Events applied in different invocations differ by the time between those invocations' starts.
- */
-const SAME_INVOCATION_MS = 50;
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Errors that say the command's effect already exists (a retry after a lost answer). */
 const ALREADY: Record<Step, (answer: ApiAnswer) => boolean> = {
-  placed: (a) => a.body.error === 'OrderAlreadyPlaced',
+  // A retried order (same id, same request) is answered 201 as the first time: never an error.
+  placed: () => false,
   started: (a) => a.body.error === 'AlreadyStarted',
   finished: (a) => a.body.error === 'AlreadyFinished',
   served: (a) => a.body.error === 'AlreadyServed',
@@ -175,7 +167,8 @@ const STEP_EVENT: Record<Step, { type: string; source: Source }> = {
 
 const LoggedEventSchema = z.object({ pk: z.string(), kind: z.literal('outbox-event'), id: z.string(), type: z.string(), subject: z.string(), sequence: z.number().int().positive(), envelope: z.string() });
 type LoggedEvent = z.infer<typeof LoggedEventSchema> & { readonly source: Source };
-const IdempotencyRecordSchema = z.object({ status: z.string(), in_progress_expiration: z.number().optional(), data: z.object({ applied: z.string() }).optional() });
+/** The barista's inbox item of an applied event: written in the same transaction as its effect. */
+const InboxItemSchema = z.object({ id: z.string().startsWith('inbox#'), appliedAt: z.iso.datetime() });
 const QueueItemSchema = z.object({ placedAt: z.string().optional(), cancelledAt: z.string().optional() });
 const PickupItemSchema = z.object({ readyAt: z.string().optional(), cancelledAt: z.string().optional() });
 const VersionedSchema = z.object({ version: z.number().int() });
@@ -472,7 +465,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
         ofRun(out.CounterTableName),
         ofRun(out.ProbeTableName),
         ofRun(out.BoardTableName),
-        scan(out.BaristaIdempotencyTableName, { expression: 'begins_with(id, :fn)', values: { ':fn': { S: `${out.BaristaQueueFunctionName}#` } } }),
+        scan(out.BaristaIdempotencyTableName, { expression: 'begins_with(id, :inbox)', values: { ':inbox': { S: 'inbox#' } } }),
       ]);
       const byPk = (items: Record<string, unknown>[]) => new Map(items.filter((i) => i.kind !== 'outbox-event').map((i) => [String(i.pk), i]));
       const aggregates = { orders: byPk(ordersItems), barista: byPk(baristaItems), counter: byPk(counterItems) };
@@ -495,10 +488,11 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
           badRows.push(`${String(item.pk)}: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
-      const applied = new Map<string, { status: string; at: number }>();
+      /** Events the barista's queue applied (event id → when): its inbox items, one per event, written with the effect. */
+      const applied = new Map<string, { at: number }>();
       for (const item of baristaRecords) {
-        const record = IdempotencyRecordSchema.safeParse(item);
-        if (record.success && record.data.data) applied.set(record.data.data.applied, { status: record.data.status, at: record.data.in_progress_expiration ?? 0 });
+        const record = InboxItemSchema.safeParse(item);
+        if (record.success) applied.set(record.data.id.slice('inbox#'.length), { at: Date.parse(record.data.appliedAt) });
       }
       /** Where an event sits in a DLQ with a reason, if it does: by event id (consumers) or outbox sort key (relays). */
       const parkedIn = (event: LoggedEvent, dlqs: readonly Dlq[]): Dlq | undefined =>
@@ -531,13 +525,13 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
           const onBoard = (row?.watermarks[event.source] ?? 0) >= event.sequence;
           lost.expect(onBoard || parkedIn(event, ['board', ...relayDlq(event.source)]) !== undefined, `${orderId}: ${event.type}#${event.sequence} not on the board`);
         }
-        // … every orders event reached the barista's queue (idempotency record + fact), and the counter knows what it needs.
+        // … every orders event reached the barista's queue (inbox item + fact), and the counter knows what it needs.
         const queueItem = QueueItemSchema.safeParse(aggregates.barista.get(queueKey(orderId).pk) ?? {});
         const pickup = PickupItemSchema.safeParse(aggregates.counter.get(pickupKey(orderId).pk) ?? {});
         for (const event of bySource(SOURCES.orders)) {
           const excused = parkedIn(event, ['barista', 'ordersRelay']);
           const fact = event.type === ORDER_PLACED ? queueItem.data?.placedAt : queueItem.data?.cancelledAt;
-          lost.expect((applied.get(event.id)?.status === 'COMPLETED' && fact !== undefined) || excused !== undefined, `${orderId}: ${event.type} not applied by the barista`);
+          lost.expect((applied.has(event.id) && fact !== undefined) || excused !== undefined, `${orderId}: ${event.type} not applied by the barista`);
           if (event.type === ORDER_CANCELLED) lost.expect(pickup.data?.cancelledAt !== undefined || parkedIn(event, ['counter', 'ordersRelay']) !== undefined, `${orderId}: cancellation unknown at the counter`);
         }
         const finished = ofType(BREW_FINISHED);
@@ -578,7 +572,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
         }
         if (placed && cancelled && applied.has(placed.id) && applied.has(cancelled.id)) {
           const lead = applied.get(placed.id)!.at - applied.get(cancelled.id)!.at;
-          order.expect(lead <= SAME_INVOCATION_MS, `${orderId}: cancelled applied by the barista ${lead} ms (an earlier invocation) before placed`);
+          order.expect(lead <= 0, `${orderId}: cancelled applied by the barista ${lead} ms before placed`);
         }
         if (row) {
           const s = row.state;
@@ -588,7 +582,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
 
         // (5) Redrive: a poisoned group's cancellation was held behind the poison, then applied after it, once.
         if (record.poisonGroup && divertedBefore.has(orderId) && cancelled !== undefined) {
-          const cancelledApplied = applied.get(cancelled.id)?.status === 'COMPLETED' && queueItem.data?.cancelledAt !== undefined;
+          const cancelledApplied = applied.has(cancelled.id) && queueItem.data?.cancelledAt !== undefined;
           const stillParked = parkedIn(cancelled, ['barista']) !== undefined;
           redriveTally.expect(divertedBefore.get(orderId) === true, `${orderId}: the cancellation was not held behind the poison before the redrive`);
           redriveTally.expect(cancelledApplied && !stillParked, `${orderId}: cancellation not applied after the redrive`);

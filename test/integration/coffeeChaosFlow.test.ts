@@ -1,4 +1,4 @@
-import { DeleteItemCommand, DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCoffeeFlow } from '../chaos/coffeeFlow';
@@ -56,22 +56,21 @@ describe('the coffee chaos flow (no faults)', () => {
       await ddb.send(
         new UpdateItemCommand({ TableName: ctx.outputs.BoardTableName, Key: marshall({ pk: bumped }), UpdateExpression: 'SET revision = revision + :one', ExpressionAttributeValues: marshall({ ':one': 1 }) }),
       );
-      // … and make the barista's record of one cancelled order's placed event later than its cancellation's
+      // … and make the barista's inbox item of one cancelled order's placed event later than its cancellation's
       // (not lane 0's first order: its cancellation was held behind the poison and applied only at the redrive)
       const reordered = rows.find((row) => row.state.status === 'cancelled' && !row.pk.endsWith('-k0-0'))!.pk;
       const logged = await ddb.send(new QueryCommand({ TableName: ctx.outputs.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': `OUTBOX#${reordered}` }), ConsistentRead: true }));
       const placedId = (logged.Items ?? []).map((item) => unmarshall(item)).find((item) => item.type === 'coffee.order.placed')!.id as string;
-      const records = await ddb.send(
-        new ScanCommand({ TableName: ctx.outputs.BaristaIdempotencyTableName, FilterExpression: '#data.applied = :id', ExpressionAttributeNames: { '#data': 'data' }, ExpressionAttributeValues: marshall({ ':id': placedId }) }),
-      );
-      expect(records.Items).toHaveLength(1);
-      originals.push({ table: ctx.outputs.BaristaIdempotencyTableName!, item: records.Items![0]! });
+      const inbox = { id: { S: `inbox#${placedId}` } };
+      const record = await ddb.send(new GetItemCommand({ TableName: ctx.outputs.BaristaIdempotencyTableName, Key: inbox, ConsistentRead: true }));
+      expect(record.Item).toBeDefined();
+      originals.push({ table: ctx.outputs.BaristaIdempotencyTableName!, item: record.Item! });
       await ddb.send(
         new UpdateItemCommand({
           TableName: ctx.outputs.BaristaIdempotencyTableName,
-          Key: { id: records.Items![0]!.id! },
-          UpdateExpression: 'SET in_progress_expiration = in_progress_expiration + :later',
-          ExpressionAttributeValues: marshall({ ':later': 3_600_000 }),
+          Key: inbox,
+          UpdateExpression: 'SET appliedAt = :later',
+          ExpressionAttributeValues: marshall({ ':later': new Date(Date.now() + 3_600_000).toISOString() }),
         }),
       );
 
