@@ -41,8 +41,10 @@ export const handler = httpApi(
       const transferId = pathParameter(event, 'transferId', ClientId);
       const saga = await readAggregate<SagaState<TransferInput>>(dynamodb, config[WALLET_API_ENV.transferTableName], sagaKey(transferId));
       if (!saga) throw new HttpError(404, 'TransferNotFound', `there is no transfer ${transferId} (yet)`);
-      const { status, completedSteps, pendingCompensations, failure, input } = saga.state;
-      return json(200, { transferId, status, from: input.from, to: input.to, amount: input.amount, completedSteps, pendingCompensations, ...(failure ? { failure } : {}) });
+      const { status, completedSteps, pendingCompensations, failure, input, waiting } = saga.state;
+      // While it runs: the step it waits for, going forward or undoing, and which attempt.
+      const where = waiting ? { waiting: { step: waiting.step, phase: waiting.phase, attempt: waiting.attempt } } : {};
+      return json(200, { transferId, status, from: input.from, to: input.to, amount: input.amount, completedSteps, pendingCompensations, ...where, ...(failure ? { failure } : {}) });
     },
   },
   logger,

@@ -14,6 +14,7 @@ export const TransferView = z
   .object({
     status: z.string(),
     failure: z.object({ step: z.string(), reason: z.string() }).passthrough().optional(),
+    waiting: z.object({ step: z.string(), phase: z.string(), attempt: z.number() }).passthrough().optional(),
   })
   .passthrough();
 export type TransferView = z.infer<typeof TransferView>;
@@ -47,7 +48,8 @@ export function outcomeShares(transfers: readonly TransferRecord[]): Record<Tran
   for (const t of transfers) {
     const entry = shares[outcomeOf(t.view)];
     entry.count++;
-    if (entry.sample.length < 5) entry.sample.push(t.view?.failure ? `${t.transferId} (${t.view.failure.step} ${t.view.failure.reason})` : `${t.transferId} (${t.view?.status ?? 'unreadable'})`);
+    const waiting = t.view?.waiting ? ` at ${t.view.waiting.step} ${t.view.waiting.phase} #${t.view.waiting.attempt}` : '';
+    if (entry.sample.length < 5) entry.sample.push(t.view?.failure ? `${t.transferId} (${t.view.failure.step} ${t.view.failure.reason}${waiting})` : `${t.transferId} (${t.view?.status ?? 'unreadable'}${waiting})`);
   }
   for (const entry of Object.values(shares)) entry.share = transfers.length === 0 ? 0 : entry.count / transfers.length;
   return shares;

@@ -16,7 +16,7 @@ import { outboxPartitionKey } from '../../functions/toolkit/outbox/outboxItem';
 import { discoverDeadLetterQueues, peekMessages, redrive } from '../../functions/toolkit/redrive';
 import { emptyWatch, watchTransaction, type AccountWatch } from '../../functions/fraud/rules';
 import { TransactionAddedV2 } from '../../functions/wallet/schemas';
-import { TRANSFER_STEP_TIMEOUT_SECONDS } from '../../functions/wallet/transferSaga';
+import { TRANSFER_STEP_ATTEMPTS, TRANSFER_STEP_TIMEOUT_SECONDS } from '../../functions/wallet/transferSaga';
 import { localApiUrl } from '../../localstack/endpoints';
 import type { Flow, FlowContext, FlowFault, InvariantResult } from './flow';
 import { findPoison, poisonMarker, poisonPrefix, type DeadLetter } from './poison';
@@ -60,7 +60,7 @@ export interface WalletFlowOptions {
    * Longest wait without progress before checking anyway. Longer than a saga step's timeout (and a
    * late answer's delay, 15 s past it: a transfer waiting for its timer makes no visible progress)
    * and than the consumer queues' visibility timeouts (a failed message may stay hidden that long).
-   * @default max(step timeout, longest visibility timeout) + 30 s
+   * @default max(step timeout × attempts, longest visibility timeout) + 30 s
    */
   readonly settleIdleMs?: number;
   /** Longest wait in all. @default 1 s per event submitted, between 5 and 90 minutes */
@@ -363,7 +363,8 @@ export class WalletFlow implements Flow {
       return Number(Attributes.VisibilityTimeout ?? 30);
     }));
     return new SettleTracker({
-      idleMs: this.options.settleIdleMs ?? (Math.max(TRANSFER_STEP_TIMEOUT_SECONDS, ...visibility) + 30) * 1000,
+      // A transfer whose step goes unanswered shows no progress until its last attempt times out.
+      idleMs: this.options.settleIdleMs ?? (Math.max(TRANSFER_STEP_TIMEOUT_SECONDS * TRANSFER_STEP_ATTEMPTS, ...visibility) + 30) * 1000,
       capMs: this.options.settleCapMs ?? Math.min(90 * 60_000, Math.max(5 * 60_000, submitted * 1000)),
     });
   }
