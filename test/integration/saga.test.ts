@@ -4,11 +4,14 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { Outbox, outboxPartitionKey, readAggregate } from '../../functions/toolkit/outbox';
-import { DEFAULT_STEP_ATTEMPTS, DynamoSagaStore, SagaClient, sagaEventTypes, type SagaState } from '../../functions/toolkit/saga';
+import { DynamoSagaStore, SagaClient, sagaEventTypes, type SagaState } from '../../functions/toolkit/saga';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
 import { accountKey, AccountSchema, LEDGER_SOURCE, newAccount, type Account } from './saga/ledger';
 import { STEP_TIMEOUT_SECONDS, TRANSFER_SAGA, transferSaga, type TransferInput } from './saga/transferSaga';
+
+/** The test saga's attempts per step (two: enough to show a re-send, short enough for the timeout tests). */
+const STEP_ATTEMPTS = transferSaga.stepAttempts!;
 
 // The transfer saga (reserve → credit → confirm) on the local cloud, orchestrating the test ledger:
 // a request to the saga's queue starts it; the ledger's events (outbox → relay → bus → rule → the
@@ -122,8 +125,8 @@ describe('transfer saga on the local cloud', () => {
     const { sagaId, saga, source, target } = await transfer({ credit: 'ignore' });
 
     expect(saga).toMatchObject({ status: 'compensated', failure: { step: 'credit', reason: 'timed-out' } });
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(DEFAULT_STEP_ATTEMPTS * STEP_TIMEOUT_SECONDS * 1000);
-    expect((await sagaEvents(sagaId)).filter((t) => t === OWN.stepRetried)).toHaveLength(DEFAULT_STEP_ATTEMPTS - 1);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(STEP_ATTEMPTS * STEP_TIMEOUT_SECONDS * 1000);
+    expect((await sagaEvents(sagaId)).filter((t) => t === OWN.stepRetried)).toHaveLength(STEP_ATTEMPTS - 1);
     expect(source.available).toBe(OPENING_BALANCE);
     expect(target.available).toBe(0);
     await expectConsistent(source, target);
@@ -136,7 +139,7 @@ describe('transfer saga on the local cloud', () => {
 
     expect(saga).toMatchObject({ status: 'failed', failure: { step: 'confirm', reason: 'timed-out' }, completedSteps: ['reserve', 'credit'], pendingCompensations: [] });
     const events = await sagaEvents(sagaId);
-    expect(events.filter((t) => t === OWN.stepRetried)).toHaveLength(DEFAULT_STEP_ATTEMPTS - 1);
+    expect(events.filter((t) => t === OWN.stepRetried)).toHaveLength(STEP_ATTEMPTS - 1);
     expect(events).not.toContain(OWN.stepCompensated);
     expect(events.at(-1)).toBe(OWN.failed);
     // Credited, and the reservation neither released nor confirmed: the operator confirms it.

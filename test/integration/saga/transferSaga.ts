@@ -30,6 +30,8 @@ export const transferSaga = defineSaga({
   name: TRANSFER_SAGA,
   input: TransferInput,
   correlateBy: 'transferId',
+  // Two attempts are enough to show a re-send, and keep the timeout tests short.
+  stepAttempts: 2,
   steps: [
     {
       name: 'reserve',
