@@ -23,13 +23,13 @@ export interface BenchPlan {
 
 /**
  * Full: ≥ 10,000 events over 100 keys at several offered loads, then an unpaced burst. Short (CI,
- * the cloud test): ~1,000 events at one load; same report shape, in bench/report.short.md.
+ * the cloud test): 500 events at one load; same report shape, in bench/report.short.md.
  */
 export function benchPlan(short: boolean): BenchPlan {
   if (short) {
     return {
-      phases: [{ name: 'load-25', events: 1_000, ratePerSecond: 25 }],
-      floorEvents: 200,
+      phases: [{ name: 'load-25', events: 500, ratePerSecond: 25 }],
+      floorEvents: 100,
       floorRatePerSecond: 25,
       reportFile: path.join(ROOT, 'bench', 'report.short.md'),
       chartFile: path.join(ROOT, 'bench', 'chart.short.svg'),
