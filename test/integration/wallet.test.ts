@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WALLET_SOURCE } from '../../functions/wallet/schemas';
 import { walletStore } from '../../functions/wallet/walletStore';
@@ -162,6 +162,26 @@ describe('transfers: an orchestrated saga that compensates, on the local cloud',
     const after = await balances(from, to);
     expect(after.map((a) => [a.balance, a.available])).toEqual([[10_000, 10_000], [0, 0]]);
     expect(total(after)).toBe(10_000);
+  });
+
+  it('dead-letters a malformed command on the wallet’s command queue at once, with the reason (a toolkit consumer)', async () => {
+    // arrange: a command whose account id could never be a key
+    const marker = unique('bad-command');
+    const body = JSON.stringify({ kind: 'saga.command', commandId: marker, saga: 'wallet.transfers', sagaId: marker, step: 'reserve', phase: 'forward', attempt: 1, type: 'ReserveFunds', data: { transferId: marker, accountId: 'a#b', amount: { amount: 1, currency: 'EUR' } }, sentAt: new Date().toISOString() });
+
+    // act
+    await sqs.send(new SendMessageCommand({ QueueUrl: out.CommandQueueUrl, MessageBody: body }));
+
+    // assert
+    const dead = await eventually(
+      async () => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: out.CommandDeadLetterQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 1, VisibilityTimeout: 2 }))).Messages?.find((m) => m.Body?.includes(marker)),
+      (m) => m !== undefined,
+      { what: 'the command in the dead-letter queue', timeoutMs: 60_000 },
+    );
+    expect(dead!.MessageAttributes?.errorName?.StringValue).toBe('PoisonMessageError');
+    expect(dead!.MessageAttributes?.errorMessage?.StringValue).toMatch(/data\.accountId/);
+    expect(dead!.MessageAttributes?.attemptCount?.StringValue).toBe('1');
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: out.CommandDeadLetterQueueUrl, ReceiptHandle: dead!.ReceiptHandle }));
   });
 
   it('a transfer to an account that does not exist is refused without creating a stream for it', async () => {
