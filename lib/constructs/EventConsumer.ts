@@ -218,7 +218,7 @@ export class EventConsumer extends Construct {
     // grantReadWriteData, which adds BatchWriteItem, Scan, Query and kms:ReEncrypt*).
     iam.Grant.addToPrincipal({
       grantee: this.function,
-      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       resourceArns: [this.idempotencyTable.tableArn],
     });
     this.key.grant(this.function, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');

@@ -87,8 +87,8 @@ function expectDeadLetterAlarm(template: Template, stack: Stack, alarm: cloudwat
 function consumerPermissions(stack: Stack, consumer: EventConsumer, key: kms.IKey) {
   return permissionSet(
     allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(consumer.function.logGroup.logGroupArn)),
-    // What Powertools' DynamoDBPersistenceLayer calls.
-    allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
+    // Inbox items and parked groups (BatchGetItem: a FIFO batch's groups at once), and what Powertools' DynamoDBPersistenceLayer calls.
+    allow(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], stack.resolve(consumer.idempotencyTable.tableArn)),
     // The mapping's poller, and the handler's backoff.
     allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], stack.resolve(consumer.queue.queueArn)),
     allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 
@@ -111,6 +111,26 @@ export class ParkedGroups {
   async get(group: string): Promise<ParkedGroup | undefined> {
     const got = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.key(group), ConsistentRead: true }));
     return got.Item ? toParkedGroup(unmarshall(got.Item)) : undefined;
+  }
+
+  /**
+   * Which of `groups` are parked: one consistent `BatchGetItem` per 100 groups (a FIFO batch has at
+   * most 10), instead of one read per group — the check every FIFO batch makes.
+   */
+  async parkedAmong(groups: readonly string[]): Promise<Set<string>> {
+    const parked = new Set<string>();
+    const unique = [...new Set(groups)];
+    for (let start = 0; start < unique.length; start += 100) {
+      let keys: Record<string, AttributeValue>[] | undefined = unique.slice(start, start + 100).map((group) => this.key(group));
+      for (let attempt = 1; keys && keys.length > 0; attempt++) {
+        const got: BatchGetItemCommandOutput = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#group', ExpressionAttributeNames: { '#group': 'group' } } } }));
+        for (const item of got.Responses?.[this.tableName] ?? []) parked.add(String(unmarshall(item).group));
+        keys = got.UnprocessedKeys?.[this.tableName]?.Keys;
+        if (keys?.length && attempt >= 10) throw new Error(`could not read ${keys.length} parked-group item(s) after ${attempt} attempts (throttled)`);
+        if (keys?.length) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+      }
+    }
+    return parked;
   }
 
   /** Every parked group (a Scan: for operators, never on the hot path). */

@@ -272,6 +272,9 @@ export function defineMessageConsumer<M>(
     if (event.Records[0]?.attributes.MessageGroupId === undefined) {
       return processPartialResponse(event, handle, standard, { context: lambdaContext, throwOnFullBatchFailure: false });
     }
+    // Which of the batch's groups are parked: one read for the batch (a failure here fails the batch: retried).
+    const parkedNow = await parked.parkedAmong(event.Records.map((record) => record.attributes.MessageGroupId ?? ''));
+    for (const record of event.Records) batch.parkedGroups.set(record.attributes.MessageGroupId ?? '', parkedNow.has(record.attributes.MessageGroupId ?? ''));
     const response = await processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
     await delaySkipped(event.Records, new Set(response.batchItemFailures.map((f) => f.itemIdentifier)), batch.retryDelays);
     return response;
