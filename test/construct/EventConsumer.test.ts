@@ -623,7 +623,7 @@ describe('EventConsumer with a circuit breaker', () => {
     expect(renderIntrinsic(forMappings.find((p) => p.action === 'lambda:UpdateEventSourceMapping')!.resource)).toBe(anyMappingOfThisAccount);
     // Everything else is what a consumer without a circuit breaker has.
     expect(permissions.filter((p) => !p.action.startsWith('lambda:')).map((p) => p.action).sort()).toEqual(
-      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
+      ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage'],
     );
     expect(resourceOf(template, stack, breaker.consumerPolicy)).toMatchObject({ Properties: { Roles: [{ Ref: logicalIdOf(stack, consumer.function.role!) }] } });
   });
