@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
+import { AlreadyAppliedError } from '../../functions/toolkit/inbox';
 import * as z from 'zod';
 import { buildEvent, newEventId, newTraceparent } from '../../functions/toolkit/envelope';
 import {
@@ -28,6 +29,9 @@ import { decodeMessage } from '../../functions/toolkit/consumer';
 import { sagaQueueSchemas, requestEnvelope, timerEnvelope } from '../../functions/toolkit/saga/messages';
 import { decide, LEDGER_EVENTS, LedgerCommandSchemas, newAccount, type Account } from '../integration/saga/ledger';
 import { STEP_TIMEOUT_SECONDS, transferSaga, type TransferInput } from '../integration/saga/transferSaga';
+
+/** The test saga's attempts per step. */
+const STEP_ATTEMPTS = transferSaga.stepAttempts ?? DEFAULT_STEP_ATTEMPTS;
 
 // Given/when/then for the saga's pure core, with the test ledger's transfer saga (reserve → credit →
 // confirm): given the inputs so far, when one more arrives, then the saga's state, its own events and
@@ -228,13 +232,13 @@ describe('transfer saga (advance): timeouts', () => {
 
   it('given credit (which can be undone) sent, when its last attempt times out too, then it is undone (it may have happened), then the reservation', () => {
     // arrange
-    const state = givenSteps(start(), reserved(), ...timeouts(DEFAULT_STEP_ATTEMPTS - 1));
+    const state = givenSteps(start(), reserved(), ...timeouts(STEP_ATTEMPTS - 1));
 
     // act
     const result = advanced(advance(transferSaga, state, timeoutOf(state, 1000)));
 
     // assert
-    expect(state.waiting).toMatchObject({ step: 'credit', phase: 'forward', attempt: DEFAULT_STEP_ATTEMPTS });
+    expect(state.waiting).toMatchObject({ step: 'credit', phase: 'forward', attempt: STEP_ATTEMPTS });
     expect(types(result)).toEqual([OWN.stepFailed]);
     expect(result.events[0]?.data).toEqual({ sagaId: SAGA_ID, step: 'credit', reason: 'timed-out' });
     expect(result.state.pendingCompensations).toEqual(['credit', 'reserve']);
@@ -243,7 +247,7 @@ describe('transfer saga (advance): timeouts', () => {
 
   it('given confirm (a pivot: it has no compensation) sent, when its last attempt times out, then the saga fails for an operator and undoes nothing', () => {
     // arrange
-    const state = givenSteps(start(), reserved(), credited(), ...timeouts(DEFAULT_STEP_ATTEMPTS - 1));
+    const state = givenSteps(start(), reserved(), credited(), ...timeouts(STEP_ATTEMPTS - 1));
 
     // act
     const result = advanced(advance(transferSaga, state, timeoutOf(state, 1000)));
@@ -421,7 +425,7 @@ describe('transfer saga (advance): the pivot rule — once a step without compen
     // arrange
     const steps = [start(), reserved(), credited()];
     let state = steps.reduce<SagaState<TransferInput> | undefined>((s, input) => advanced(advance(pivotInTheMiddle, s, input)).state, undefined)!;
-    for (let i = 1; i < DEFAULT_STEP_ATTEMPTS; i++) state = advanced(advance(pivotInTheMiddle, state, timeoutOf(state, (state.waiting!.dueAt - T0) / 1000))).state;
+    for (let i = 1; i < STEP_ATTEMPTS; i++) state = advanced(advance(pivotInTheMiddle, state, timeoutOf(state, (state.waiting!.dueAt - T0) / 1000))).state;
 
     // act
     const result = advanced(advance(pivotInTheMiddle, state, timeoutOf(state, 1000)));
@@ -473,7 +477,7 @@ describe('transfer saga (advance): duplicate and late inputs are ignored', () =>
 
   it('given credit timed out and its reversal sent, when the credit finally arrives, then it is ignored (the reversal stands)', () => {
     // arrange
-    const state = givenSteps(start(), reserved(), ...timeouts(DEFAULT_STEP_ATTEMPTS));
+    const state = givenSteps(start(), reserved(), ...timeouts(STEP_ATTEMPTS));
 
     // act
     const result = advance(transferSaga, state, event(LEDGER_EVENTS.fundsCredited, 1000));
@@ -806,6 +810,27 @@ describe('SagaRuntime (in memory): saved first, then sent; nothing lost on a cra
     expect(messenger.timers).toHaveLength(1);
     expect(store.events.map((e) => e.type)).toEqual([OWN.started]);
     expect(store.instances.get(SAGA_ID)?.version).toBe(1);
+  });
+
+  it('when the save went through but its answer was lost and the retry met the inbox item, then the change’s commands and timers are still sent', async () => {
+    // arrange: the store commits, then answers as a retried transaction would: "applied before"
+    const store = new InMemorySagaStore<TransferInput>();
+    const messenger = new InMemorySagaMessenger();
+    const save = store.save.bind(store);
+    store.save = async (...args) => {
+      await save(...args);
+      throw new AlreadyAppliedError(args[3]?.inbox?.messageId ?? 'start');
+    };
+    const runtime = new SagaRuntime(transferSaga, { store, messenger });
+    const request = start();
+
+    // act
+    const result = await runtime.handle(request, { inbox: { tableName: 'state', messageId: request.id, digest: 'd' } });
+
+    // assert
+    expect(result).toMatchObject({ outcome: 'ignored', reason: 'duplicate' });
+    expect(messenger.commands.map((c) => c.commandId)).toEqual(['tr-1/reserve/forward/1']);
+    expect(messenger.timers).toHaveLength(1);
   });
 
   it('when a step’s timer races its answer, then exactly one wins: the loser reloads, finds itself late, and changes nothing', async () => {

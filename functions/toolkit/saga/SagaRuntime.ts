@@ -48,7 +48,7 @@ export class SagaRuntime<I> {
       try {
         await this.options.store.save(result.state, loaded?.version ?? 0, result.events, options);
       } catch (error) {
-        if (error instanceof AlreadyAppliedError) return { outcome: 'ignored', reason: 'duplicate', resend: { commands: [], timers: [] } };
+        if (error instanceof AlreadyAppliedError) return this.alreadyApplied(input, options.traceparent);
         if (!(error instanceof ConcurrencyError)) throw error;
         if (attempt >= this.contention.maxAttempts) throw new SagaContentionError(input.sagaId, attempt, { cause: error });
         await (this.options.sleep ?? sleep)(backoffDelay(this.contention, attempt));
@@ -57,6 +57,18 @@ export class SagaRuntime<I> {
       await this.send(result.effects, options.traceparent);
       return result;
     }
+  }
+
+  /**
+   * The input's inbox item is there: applied before — maybe by this very call, whose first commit went
+   * through though its answer was lost (then retried and refused by the inbox). If the input made the
+   * instance's last change, that change's commands and timers may never have been sent: send them.
+   */
+  private async alreadyApplied(input: SagaInput<I>, traceparent?: string): Promise<SagaAdvance<I>> {
+    const state = (await this.options.store.load(input.sagaId))?.state;
+    const resend = state?.lastInputId === input.id ? state.effects : { commands: [], timers: [] };
+    await this.send(resend, traceparent);
+    return { outcome: 'ignored', reason: 'duplicate', resend };
   }
 
   private async send(effects: SagaEffects, traceparent?: string): Promise<void> {
