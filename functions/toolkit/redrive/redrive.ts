@@ -107,7 +107,8 @@ async function tryMessageMoveTask(options: RedriveOptions, dlq: { arn: string; d
 async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number): Promise<RedriveReport> {
   const { sqs, signal } = options;
   let moved = 0;
-  const stuck = new Map<string, { reason: string; held: Message[] }>();
+  /** Groups left parked, with the DLQ messages held back for them (by message id: the latest receipt handle). */
+  const stuck = new Map<string, { reason: string; held: Map<string, Message> }>();
   const released: string[] = [];
 
   const checkpoint = (step: string) => {
@@ -139,8 +140,9 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
           const failedAgain = message.MessageAttributes?.[REDRIVE_ATTRIBUTE]?.StringValue === options.runId;
           if (group !== undefined && (failedAgain || stuck.has(group))) {
             // Keep it (and every later message of its group) hidden until the run ends, in order.
-            const entry = stuck.get(group) ?? { reason: message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.errorMessage]?.StringValue ?? 'failed again', held: [] };
-            entry.held.push(message);
+            const entry = stuck.get(group) ?? { reason: message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.errorMessage]?.StringValue ?? 'failed again', held: new Map<string, Message>() };
+            // Held longer than its visibility, a message is received again: keep its newest receipt handle.
+            entry.held.set(message.MessageId ?? message.ReceiptHandle!, message);
             stuck.set(group, entry);
             continue;
           }
@@ -160,7 +162,7 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
       }
       // Drained only when nothing is left but what this run holds back on purpose (hidden messages
       // count: a group's message in flight hides the group's later ones from every receive).
-      const held = [...stuck.values()].reduce((sum, { held }) => sum + held.length, 0);
+      const held = [...stuck.values()].reduce((sum, { held }) => sum + held.size, 0);
       if ((await attributes(sqs, options.deadLetterQueueUrl)).depth <= held) return;
       if (Date.now() > deadline) throw new Error(`the dead-letter queue did not drain (messages in flight elsewhere?); ${moved} moved so far — run it again`);
       checkpoint('waiting for in-flight messages');
@@ -179,7 +181,7 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
       for (const park of await parked.list()) {
         if (stuck.has(park.group)) continue;
         if (park.failedInRun === options.runId) {
-          stuck.set(park.group, { reason: 'a redriven message failed again', held: [] });
+          stuck.set(park.group, { reason: 'a redriven message failed again', held: new Map() });
           continue;
         }
         const marker: ReleaseMarker = { runId: options.runId, pass, group: park.group, diverted: park.diverted };
@@ -206,7 +208,7 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
             released.push(group);
             waiting.delete(group);
           } else if (park.failedInRun === options.runId) {
-            stuck.set(group, { reason: 'a redriven message failed again', held: [] });
+            stuck.set(group, { reason: 'a redriven message failed again', held: new Map() });
             waiting.delete(group);
           } else if (park.heldAt === `${marker.runId}/${marker.pass}`) {
             held = true; // live messages were diverted behind the redriven ones: they go back next pass
@@ -224,10 +226,15 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
     }
   }
 
-  // Let the stuck groups' messages be seen again, still in their order.
+  // Let the stuck groups' messages be seen again, still in their order. One whose visibility already
+  // ran out is visible again (its handle is stale): that is the point, not an error.
   for (const { held } of stuck.values()) {
-    for (const message of held) {
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 }));
+    for (const message of held.values()) {
+      await sqs
+        .send(new ChangeMessageVisibilityCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 }))
+        .catch((error: unknown) => {
+          if (!(error instanceof Error && /ReceiptHandleIsInvalid|MessageNotInflight/.test(error.name))) throw error;
+        });
     }
   }
   return {
