@@ -1,5 +1,5 @@
 import { DynamoDBClient, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { BREW_FINISHED, BREW_STARTED, queueKey, ticketKey } from '../../functions/coffee/barista/ticket';
@@ -16,6 +16,7 @@ import { peekMessages, redrive } from '../../functions/toolkit/redrive';
 import { DEFAULT_STAGE, localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient, type ApiAnswer } from '../../scripts/demo/coffeeClient';
 import type { Flow, FlowContext, InvariantResult } from './flow';
+import { discardPoison } from './discardPoison';
 import { poisonMarker } from './poison';
 import { SettleTracker } from './settle';
 
@@ -98,32 +99,8 @@ interface PoisonRecord {
 /** Every poison body this flow writes carries this field (also a run's that was interrupted). */
 const POISON_FIELD = 'chaosPoison';
 
-/**
- * Deletes the coffee flow's poison from a DLQ once it has been checked (an operator discards poison
- * after reading its reason), so that it does not bounce through every later redrive. Other messages
- * are made visible again, in their place.
- */
-async function discardPoison(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const kept: Message[] = [];
-  let discarded = 0;
-  try {
-    for (;;) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30 }));
-      if (Messages.length === 0) break;
-      for (const message of Messages) {
-        if ((message.Body ?? '').includes(`"${POISON_FIELD}"`)) {
-          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle! }));
-          discarded++;
-        } else kept.push(message);
-      }
-    }
-  } finally {
-    for (const message of kept) {
-      await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 })).catch(() => undefined);
-    }
-  }
-  return discarded;
-}
+/** The coffee flow's poison (also an interrupted run's). */
+const isCoffeePoison = (body: string) => body.includes(`"${POISON_FIELD}"`);
 
 export interface CoffeeFlowOptions {
   /** Longest wait for the system to settle before checking, progress or not. @default 30 min */
@@ -595,7 +572,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
       }
 
       // Checked: the poison has served its purpose and is discarded.
-      const discarded = (await discardPoison(sqs, out.BaristaDeadLetterQueueUrl)) + (await discardPoison(sqs, out.BoardDeadLetterQueueUrl));
+      const discarded = (await discardPoison(sqs, out.BaristaDeadLetterQueueUrl, isCoffeePoison)).length + (await discardPoison(sqs, out.BoardDeadLetterQueueUrl, isCoffeePoison)).length;
       for (const p of live) p.discarded = true;
       ctx.log(`coffee: discarded ${discarded} poison message(s) from the DLQs after checking them`);
 

@@ -6,7 +6,7 @@
  */
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CloudFormationClient, DescribeStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
@@ -19,7 +19,8 @@ import { TransactionAddedV2 } from '../../functions/wallet/schemas';
 import { TRANSFER_STEP_ATTEMPTS, TRANSFER_STEP_TIMEOUT_SECONDS } from '../../functions/wallet/transferSaga';
 import { localApiUrl } from '../../localstack/endpoints';
 import type { Flow, FlowContext, FlowFault, InvariantResult } from './flow';
-import { findPoison, poisonMarker, poisonPrefix, type DeadLetter } from './poison';
+import { discardPoison } from './discardPoison';
+import { findPoison, poisonMarker, poisonPrefix } from './poison';
 import { SettleTracker } from './settle';
 import { outcomeOf, TransferView, transferInvariants, type TransferRecord } from './transferOutcomes';
 
@@ -69,6 +70,8 @@ export interface WalletFlowOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** This run's poison, and only it (an operator's filter). */
+const isPoisonOf = (runId: string) => (body: string) => body.includes(poisonPrefix(runId));
 
 /** Runs `tasks` with at most `limit` at a time. */
 async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
@@ -258,7 +261,7 @@ export class WalletFlow implements Flow {
         return;
       }
       // The operator reads the reasons, discards the poison, and redrives (as `npm run ops -- redrive` does).
-      for (const marker of findPoison(run.poison.map((p) => p.marker), await this.discardPoison(dlq.url, run.runId)).found) run.foundEarly.add(marker);
+      for (const marker of findPoison(run.poison.map((p) => p.marker), await discardPoison(this.sqs, dlq.url, isPoisonOf(run.runId))).found) run.foundEarly.add(marker);
       ctx.log(`wallet: redriving the FraudWatch DLQ during the drive (${ready.group} has ${ready.diverted} diverted)`);
       try {
         const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: dlq.url, sourceQueueUrl: dlq.sourceQueueUrl, parkedGroups: dlq.parkedGroups, runId: `${run.runId}-redrive-live`, visibilityTimeoutSeconds: 10 });
@@ -425,7 +428,7 @@ export class WalletFlow implements Flow {
       }
       if (found.size < run.poison.length) await sleep(2_000);
     }
-    for (const url of [fraudWatchDlq.url, flagDlq.url]) for (const marker of findPoison(markers, await this.discardPoison(url, run.runId)).found) found.add(marker);
+    for (const url of [fraudWatchDlq.url, flagDlq.url]) for (const marker of findPoison(markers, await discardPoison(this.sqs, url, isPoisonOf(run.runId))).found) found.add(marker);
     const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: fraudWatchDlq.url, sourceQueueUrl: fraudWatchDlq.sourceQueueUrl!, parkedGroups: new ParkedGroups(this.ddb, fraudWatchDlq.stateTableName), runId: `${run.runId}-redrive`, visibilityTimeoutSeconds: 10 });
     ctx.log(`wallet: redrive moved ${report.moved}, released ${report.releasedGroups.length} groups, stuck ${report.stuckGroups.length}`);
     const lagging = () => accounts.filter((a) => (a.watch?.lastSequence ?? 0) < lastTx(a.log));
@@ -530,25 +533,4 @@ export class WalletFlow implements Flow {
     return results;
   }
 
-  /** Deletes this run's poison messages from a DLQ (what an operator does after reading the reason); returns what it deleted. */
-  private async discardPoison(queueUrl: string, runId: string): Promise<DeadLetter[]> {
-    const deleted: DeadLetter[] = [];
-    for (let round = 0; round < 50; round++) {
-      const { Messages = [] } = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 5, MessageAttributeNames: ['All'] }));
-      if (Messages.length === 0) return deleted;
-      let deletedNow = 0;
-      for (const m of Messages) {
-        if (m.Body?.includes(poisonPrefix(runId))) {
-          await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-          deleted.push({ body: m.Body, hasReason: Boolean(m.MessageAttributes?.errorName?.StringValue) });
-          deletedNow++;
-        } else {
-          // not ours or not poison: visible again at once, for the redrive
-          await this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
-        }
-      }
-      if (deletedNow === 0 && round > 2) return deleted;
-    }
-    return deleted;
-  }
 }
