@@ -81,7 +81,8 @@ describe('an idempotent consumer on the local cloud: its effect and its inbox it
     expect(await applied(event.id)).toBe(1);
   });
 
-  it('applies an event once when the consumer died after its effect and before the acknowledgement (inbox)', async () => {
+  // The two crash tests wait out a visibility timeout each, on queues of their own: side by side.
+  it.concurrent('applies an event once when the consumer died after its effect and before the acknowledgement (inbox)', async () => {
     // arrange: the effect and the inbox item are written in one transaction, then the process dies
     const event = effectEvent({ label: unique('crash'), crashAfterEffect: true });
 
@@ -96,7 +97,7 @@ describe('an idempotent consumer on the local cloud: its effect and its inbox it
     expect(await appliedOrder(event.subject)).toEqual([event.data.label]);
   });
 
-  it('without the inbox (Powertools records around a plain write) the same crash applies the effect twice', async () => {
+  it.concurrent('without the inbox (Powertools records around a plain write) the same crash applies the effect twice', async () => {
     // arrange: the record stays IN_PROGRESS when the process dies; its lease ends with the function timeout
     const event = effectEvent({ label: unique('legacy-crash'), crashAfterEffect: true });
 

@@ -83,7 +83,9 @@ async function expectConsistent(source: Account, target: Account): Promise<void>
   }
 }
 
-describe('transfer saga on the local cloud', () => {
+// Each test runs its own transfer between its own two accounts: they run side by side, so the step
+// timeouts they wait out overlap instead of adding up.
+describe.concurrent('transfer saga on the local cloud', () => {
   it('happy path: reserve → credit → confirm; the money moves, the saga reports completed', async () => {
     const { sagaId, saga, source, target } = await transfer();
 
