@@ -23,17 +23,17 @@ export interface BenchPlan {
 
 /**
  * Full: ≥ 10,000 events over 100 keys at several offered loads, then an unpaced burst. Short (CI,
- * the cloud test): 500 events at one load; same report shape, in bench/report.short.md.
+ * the cloud test): 250 events at one load; same report shape, in bench/report.short.md.
  */
 export function benchPlan(short: boolean): BenchPlan {
   if (short) {
     return {
-      phases: [{ name: 'load-25', events: 500, ratePerSecond: 25 }],
-      floorEvents: 100,
+      phases: [{ name: 'load-25', events: 250, ratePerSecond: 25 }],
+      floorEvents: 50,
       floorRatePerSecond: 25,
       reportFile: path.join(ROOT, 'bench', 'report.short.md'),
       chartFile: path.join(ROOT, 'bench', 'chart.short.svg'),
-      kmsEvents: 300,
+      kmsEvents: 150,
       bundleSamples: 1,
       commands: '`npm run local:start` (or any running MiniStack/LocalStack at AWS_ENDPOINT_URL), then `npm run bench -- --short`',
     };

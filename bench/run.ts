@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (full, ~15 min: bench/report.md, bench/chart.svg) and `npm run bench -- --short`
- * (500 events: bench/report.short.md). Brings up the local cloud like the tests do, deploys the
+ * (250 events: bench/report.short.md). Brings up the local cloud like the tests do, deploys the
  * bench app, runs the load with a progress display, writes the report and prints a summary.
  */
 import { MultiBar, Presets } from 'cli-progress';

@@ -73,10 +73,11 @@ export const PROFILES: Readonly<Record<FaultProfile['name'], FaultProfile>> = {
       { id: 'reset', service: '*', probability: 0.008, reset: true },
       { id: 'latency-spike', service: '*', probability: 0.02, latency: { min: 300, max: 1_000 } },
     ],
-    // Late answers: the 1st transfer reaching `confirm` gets its command delayed, the 1st, 4th and
-    // 7th of the others their answer held (a short run has ~15 transfers; a held answer can miss when
+    // Late answers: the 1st transfer reaching `confirm` gets its command delayed, the 1st, 3rd and
+    // 5th of the others their answer held (a short run has ~15 transfers; a held answer can miss when
     // the transfer completes on another answer, e.g. to a command the queue delivered again later).
-    layer: { partialBatch: 0.12, lostResponse: 0.04, duplicate: 0.04, conflict: 0.05, lateAnswers: lateConfirms(3, 1, 3) },
+    // Early in the run, so that waiting them out overlaps the rest of the load.
+    layer: { partialBatch: 0.12, lostResponse: 0.04, duplicate: 0.04, conflict: 0.05, lateAnswers: lateConfirms(2, 1, 3) },
     crash: { probability: 0.05, max: 4 },
   },
   full: {
