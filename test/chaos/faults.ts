@@ -63,7 +63,7 @@ export const PROFILES: Readonly<Record<FaultProfile['name'], FaultProfile>> = {
     // emulator's FIFO consumers apply ~10 messages per poll, and every fault on the ordered path
     // holds a group back for its backoff, so more events mostly mean waiting.
     name: 'short',
-    events: 300,
+    events: 240,
     keys: 30,
     poison: 6,
     microburst: [
