@@ -63,8 +63,8 @@ export const PROFILES: Readonly<Record<FaultProfile['name'], FaultProfile>> = {
     // emulator's FIFO consumers apply ~10 messages per poll, and every fault on the ordered path
     // holds a group back for its backoff, so more events mostly mean waiting.
     name: 'short',
-    events: 240,
-    keys: 30,
+    events: 200,
+    keys: 25,
     poison: 6,
     microburst: [
       // SQS throttling is not retried by the SDK (see above): a consumer that cannot set its retry

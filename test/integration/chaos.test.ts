@@ -6,8 +6,10 @@ import { faultsByKind, formatReport, runChaos } from '../chaos/run';
 describe('chaos, short profile (npm run chaos -- --short), on the local cloud', () => {
   it('keeps every invariant while every kind of fault is injected', async () => {
     // act: the global setup deployed the app already
-    const report = await runChaos({ profile: PROFILES.short, deploy: false, log: () => undefined });
-    console.log(formatReport(report));
+    const began = Date.now();
+    const timeline: string[] = [];
+    const report = await runChaos({ profile: PROFILES.short, deploy: false, log: (line) => timeline.push(`+${Math.round((Date.now() - began) / 1000)} s ${line}`) });
+    console.log(`${formatReport(report)}\n\nTimeline\n${timeline.join('\n')}`);
 
     // assert: every invariant checked something and found nothing wrong; every fault kind fired
     expect(report.invariants.length).toBeGreaterThan(0);
