@@ -22,6 +22,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/construct/**/*.test.ts'],
+          // One module cache for all the files (aws-cdk-lib is imported once, not per file): none of
+          // them mocks a module or changes the environment. They run while the cloud setup deploys.
+          isolate: false,
           testTimeout: 60_000,
           // Synthesizing a whole app (nag checks) takes seconds, more on a busy 2-core machine.
           hookTimeout: 60_000,
