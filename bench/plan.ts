@@ -51,7 +51,7 @@ export function benchPlan(short: boolean): BenchPlan {
     chartFile: path.join(ROOT, 'bench', 'chart.svg'),
     kmsEvents: 2_000,
     bundleSamples: 5,
-    commands: '`npm ci`, then `npm run bench` (starts the local cloud if none is running, deploys bench/app.ts, about 6 min on this machine)',
+    commands: '`npm ci`, then `npm run bench` (starts the local cloud if none is running, deploys bench/app.ts, about 10 min on this machine)',
   };
 }
 
