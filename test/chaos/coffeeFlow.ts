@@ -187,6 +187,8 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
   const runId = `chaos-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   const orders = new Map<string, OrderRecord>();
   const poison: PoisonRecord[] = [];
+  /** Poison numbers handed out (each send takes one before it awaits anything). */
+  let poisonNumbers = 0;
   const commandTimeoutMs = options.commandTimeoutMs ?? 90_000;
   const cancelEvery = options.cancelEvery ?? 10;
 
@@ -208,9 +210,12 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
   }
 
   async function sendPoison(sqs: SQSClient, out: Outputs, queue: PoisonRecord['queue'], orderId: string): Promise<void> {
+    // Its number is taken before any await: lanes poison at the same moment, and two sends with one
+    // number would share a deduplication id (FIFO deduplication is per queue): the second one dropped.
+    const n = poisonNumbers++;
     // Delimited (chaos-poison[<run>#<n>]): marker 1 must not be found inside marker 10.
-    const marker = poisonMarker(runId, poison.length);
-    const malformed = poison.length % 2 === 0;
+    const marker = poisonMarker(runId, n);
+    const malformed = n % 2 === 0;
     // Schema-invalid: a well-formed envelope of a handled type whose data lacks the required fields.
     const invalid = () => buildEvent({ id: newEventId(), source: SOURCES.orders, type: ORDER_PLACED, subject: orderId, sequence: 1, time: new Date(), traceparent: newTraceparent(), data: { orderId, [POISON_FIELD]: marker } });
     const body = malformed
@@ -218,7 +223,7 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
       : queue === 'board'
         ? JSON.stringify({ version: '0', id: newEventId(), 'detail-type': ORDER_PLACED, source: SOURCES.orders, detail: invalid() })
         : JSON.stringify(invalid());
-    const fifo = queue === 'barista' ? { MessageGroupId: orderId, MessageDeduplicationId: `${runId}-poison-${poison.length}` } : {};
+    const fifo = queue === 'barista' ? { MessageGroupId: orderId, MessageDeduplicationId: `${runId}-poison-${n}` } : {};
     await sqs.send(new SendMessageCommand({ QueueUrl: queue === 'barista' ? out.BaristaQueueUrl : out.BoardQueueUrl, MessageBody: body, ...fifo }));
     poison.push({ marker, queue, orderId });
   }
