@@ -3,11 +3,10 @@ import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@a
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
 import { auditSubject, discoverStores, PersonalDataSealer } from '../../functions/toolkit/privacy';
-import { discoverDeadLetterQueues } from '../../functions/toolkit/redrive';
 import { replay } from '../../functions/toolkit/replay';
 import { CoffeeClient, type BoardRow } from './coffeeClient';
 import { planOrder, runOrder, type FloorEvent, type OrderPlan } from './shopFloor';
-import { deadLetterDepth, formatSeconds, shopStats, type ShopStats } from './stats';
+import { appDeadLetterQueues, deadLetterDepth, formatSeconds, shopStats, type ShopStats } from './stats';
 import { c } from './terminal';
 import { runWalletScenario } from './walletScenario';
 
@@ -127,7 +126,7 @@ export async function runScenario(context: DemoContext & { readonly orders: numb
   const unsettled = results.filter((r) => r !== 'served' && r !== 'cancelled').length;
   const wrong = await boardSettles(shop, outcomes);
   const stats = shopStats(await shop.board());
-  const dlq = await deadLetterDepth(new SQSClient({}), await discoverDeadLetterQueues(new SQSClient({}), new LambdaClient({})));
+  const dlq = await deadLetterDepth(new SQSClient({}), await appDeadLetterQueues(new SQSClient({}), new LambdaClient({})));
   console.log(`\n${c.bold}The board:${c.reset} ${describeStats(stats, dlq)}`);
   for (const problem of wrong) console.log(`  ${c.red}${problem}${c.reset}`);
 
@@ -146,7 +145,7 @@ export async function runTrickle(context: DemoContext): Promise<boolean> {
   const shop = new CoffeeClient(context.apiUrl);
   const run = Date.now().toString(36);
   const sqs = new SQSClient({});
-  const deadLetterQueues = await discoverDeadLetterQueues(sqs, new LambdaClient({}));
+  const deadLetterQueues = await appDeadLetterQueues(sqs, new LambdaClient({}));
   await runWalletScenario(context.walletApiUrl);
   console.log(`\n${c.bold}The shop is open.${c.reset} A new order every ~2.5 s; every 7th is cancelled; every 25th is forgotten at the barista (the probe flags it after 5 minutes). Ctrl-C to close.\n`);
   let lateComer = context.lateComer;

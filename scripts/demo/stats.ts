@@ -1,5 +1,6 @@
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeadLetterQueue } from '../../functions/toolkit/redrive';
+import { discoverDeadLetterQueues, type DeadLetterQueue } from '../../functions/toolkit/redrive';
 import type { BoardRow } from './coffeeClient';
 
 /** The `q`-quantile (0..1) of `values`, nearest rank; undefined for none. */
@@ -34,6 +35,14 @@ export function shopStats(rows: readonly BoardRow[]): ShopStats {
     ...(p50 === undefined ? {} : { p50 }),
     ...(p95 === undefined ? {} : { p95 }),
   };
+}
+
+/**
+ * The dead-letter queues of the reference system's stacks (`bin/app.ts`): the emulator may also hold
+ * other deployments (the test stacks), whose dead letters are not the shop's.
+ */
+export async function appDeadLetterQueues(sqs: SQSClient, lambda: LambdaClient): Promise<DeadLetterQueue[]> {
+  return (await discoverDeadLetterQueues(sqs, lambda)).filter((queue) => ['CoffeeShop', 'Wallet'].some((stack) => queue.name.startsWith(stack)));
 }
 
 /** Messages waiting in every dead-letter queue (approximate, as SQS counts them). */

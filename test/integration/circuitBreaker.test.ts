@@ -86,6 +86,9 @@ describe('a consumer with a circuit breaker, on the local cloud', () => {
   });
   afterAll(async () => {
     await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: out.GuardedFunctionName, Environment: { Variables: originalEnvironment } }));
+    // After a failed run, messages for a downstream left down would bounce until they are dead-lettered
+    // while later test files run (and count dead letters): they are dropped here.
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: out.GuardedQueueUrl }));
   });
 
   // The closer runs every minute on its schedule; the test invokes it as soon as the (10 s)
@@ -102,7 +105,6 @@ describe('a consumer with a circuit breaker, on the local cloud', () => {
     // assert 1: the third failure opened the circuit, and the consumer disabled its own mapping
     const opened = await eventually(() => circuitState(downstream), (s) => s.status === 'open', { what: 'the circuit open' });
     await eventually(mappingState, (s) => s === 'Disabled', { what: 'the mapping disabled' });
-    expect(await downstreamCalls(downstream)).toBe(3);
     const openUntil = (opened as Extract<CircuitState, { status: 'open' }>).openUntil;
 
     // act 2: the downstream recovers; a new message arrives while the circuit is open
@@ -118,7 +120,13 @@ describe('a consumer with a circuit breaker, on the local cloud', () => {
     expect(await seen(waiting)).toEqual([]);
     const depth = await queueDepth();
     expect(depth.visible + depth.inFlight).toBe(4);
-    expect(await downstreamCalls(downstream)).toBe(3);
+    // The records of a batch are handled in parallel: a call admitted while the circuit was still
+    // closed reaches the downstream even if a sibling's failure opens the circuit meanwhile. So the
+    // calls are at least K = 3 and at most K - 1 earlier failures plus all three messages in the batch
+    // that opened it. (Read after the control message was applied: that invocation has ended.)
+    const admitted = await downstreamCalls(downstream);
+    expect(admitted).toBeGreaterThanOrEqual(3);
+    expect(admitted).toBeLessThanOrEqual(3 - 1 + failing.length);
 
     // act 3: a cold start (a configuration change replaces the workers), then a delivery straight to
     // the function while the circuit is still open
@@ -135,7 +143,7 @@ describe('a consumer with a circuit breaker, on the local cloud', () => {
     expect(workersBefore.has(directDelivery!.worker)).toBe(false);
     expect(response.batchItemFailures).toHaveLength(1);
     expect(await applied(direct)).toBe(0);
-    expect(await downstreamCalls(downstream)).toBe(3);
+    expect(await downstreamCalls(downstream)).toBe(admitted);
     expect(await circuitState(downstream)).toEqual(opened);
 
     // act 4: once the cool-down is over, the closer runs (invoked here rather than awaited)
@@ -152,6 +160,6 @@ describe('a consumer with a circuit breaker, on the local cloud', () => {
     await eventually(queueDepth, (d) => d.visible + d.inFlight === 0, { what: 'the queue drained' });
     for (const event of [...failing, waiting]) expect(await applied(event)).toBe(1);
     expect((await seen(waiting)).map((s) => s.attempt)).toEqual([1]); // it waited: no delivery spent
-    expect(await downstreamCalls(downstream)).toBe(3 + 4);
+    expect(await downstreamCalls(downstream)).toBe(admitted + 4);
   });
 });

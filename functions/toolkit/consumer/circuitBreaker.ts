@@ -3,7 +3,8 @@
  * in epoch milliseconds) and the ports its shell needs.
  *
  * - **closed**: calls go through; a failure is remembered with its time. `failureThreshold` failures
- *   within `windowMs` (a sliding window; successes do not reset it) open the circuit.
+ *   within `windowMs` (a sliding window; successes do not reset it) open the circuit. Calls admitted
+ *   before it opened (a batch's other records, run in parallel) still go through.
  * - **open**: calls are refused without reaching the other system, and the consumer stops consuming
  *   (its event-source mapping is disabled), so messages wait in the queue instead of burning retries.
  * - **half-open**: after `coolDownMs` the circuit is due a probe; calls go through again (at most a
