@@ -8,7 +8,8 @@ import { queueKey } from '../../functions/coffee/barista/ticket';
 import { localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient } from '../../scripts/demo/coffeeClient';
 import { outboxPartitionKey } from '../../functions/toolkit/outbox';
-import { auditSubject, discoverStores, erasureAggregate, PersonalDataSealer, PRIVACY_ENV } from '../../functions/toolkit/privacy';
+import { randomBytes } from 'node:crypto';
+import { auditSubject, discoverStores, erasureAggregate, formatSealed, PersonalDataSealer, PRIVACY_ENV } from '../../functions/toolkit/privacy';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
 
@@ -96,6 +97,27 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     // assert: delivered once, the customer's fields redacted (SubjectErasedError handled as documented)
     const queued = await eventually(() => baristaQueued(orderId), (q) => q !== undefined, { what: 'the late delivery to the barista', timeoutMs: 60_000 });
     expect(queued?.customer).toBe('erased');
+  });
+
+  it('seals a customer name shaped like a sealed value like any name: the barista still knows the customer, nothing is dead-lettered', async () => {
+    // arrange: the customer has a key (a first order); the attacker writes a well-formed sealed value
+    // for them, with bytes of their choosing and a tag they cannot compute
+    const customerId = unique('cust');
+    const first = unique('order');
+    expect(await shop.placeOrder({ orderId: first, lines: [{ product: 'mocha' }], customer: { customerId, name: 'Ada', email: `${unique('ada')}@example.com` } })).toMatchObject({ status: 201 });
+    const forged = formatSealed({ subject: customerId, keyVersion: 1, iv: randomBytes(12), tag: randomBytes(16), ciphertext: Buffer.from('"Robert"') });
+    const orderId = unique('order');
+
+    // act
+    const placed = await shop.placeOrder({ orderId, lines: [{ product: 'latte' }], customer: { customerId, name: forged, email: `${unique('bob')}@example.com` } });
+
+    // assert: accepted, committed sealed anew (not as sent), and the barista's consumer opened it
+    expect(placed).toMatchObject({ status: 201 });
+    const log = await ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true }));
+    const envelope = JSON.parse(unmarshall(log.Items![0]!).envelope) as { data: { customer: { name: string } } };
+    expect(envelope.data.customer.name).toMatch(/^pd1:/);
+    expect(envelope.data.customer.name).not.toBe(forged);
+    await eventually(() => baristaQueued(orderId), (q) => q?.customer === 'known', { what: 'the order queued at the barista, the customer known' });
   });
 
   it('refuses an order for an erased customer with a 410 that says why, not a 500 that invites a retry', async () => {

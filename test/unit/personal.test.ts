@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import { randomBytes } from 'node:crypto';
+import { formatSealed, InMemoryKeyVault, PersonalDataSealer } from '../../functions/toolkit/privacy';
 import type { FieldSealer } from '../../functions/toolkit/privacy/ports';
 import { openPersonalFields, personal, personalPaths, REDACTED, redactPersonalFields, sealPersonalFields } from '../../functions/toolkit/privacy/personal';
 
@@ -95,5 +97,60 @@ describe('personal fields', () => {
     expect(redacted.customer).toEqual({ name: REDACTED, email: REDACTED, tier: 'gold' });
     expect(redacted.lines).toEqual([{ product: 'latte', note: REDACTED }, { product: 'mocha' }]);
     expect(JSON.stringify(redacted)).not.toMatch(/Ada|1234/);
+  });
+});
+
+describe('the vault cannot be bypassed by a value shaped like a sealed one', () => {
+  const sealer = () => new PersonalDataSealer({ vault: new InMemoryKeyVault() });
+  /** What an attacker can write without the key: well-formed, any subject, random iv, tag and bytes. */
+  const forged = (subject: string, text: string) =>
+    formatSealed({ subject, keyVersion: 1, iv: randomBytes(12), tag: randomBytes(16), ciphertext: Buffer.from(text) });
+
+  it('given a name from outside that looks sealed, when it is sealed, then the vault seals it like any text', async () => {
+    // arrange: the subject has a key already (an earlier order), and the attacker knows the format
+    const vault = sealer();
+    await sealPersonalFields(Customer, { name: 'Ada', tier: 'gold' }, 'customer-7', vault);
+    for (const name of [forged('customer-7', 'Robert'), forged('someone-else', 'Robert'), 'pd1:Robert', 'pd1:']) {
+      // act
+      const sealed = await sealPersonalFields(Customer, { name, tier: 'gold' }, 'customer-7', vault);
+
+      // assert: sealed anew (it changed), and it opens to exactly what was sent
+      expect(sealed.name).not.toBe(name);
+      expect(await openPersonalFields(Customer, sealed, vault)).toEqual({ name, tier: 'gold' });
+    }
+  });
+
+  it('given a value the vault sealed, when it passes through again, then it is kept as it is (also once its subject is erased)', async () => {
+    // arrange
+    const vault = sealer();
+    const sealed = await sealPersonalFields(Customer, { name: 'Ada', tier: 'gold' }, 'customer-7', vault);
+
+    // act + assert
+    expect(await sealPersonalFields(Customer, sealed, 'customer-7', vault)).toEqual(sealed);
+    await vault.erase('customer-7', { erasedBy: 'test' });
+    expect(await sealPersonalFields(Customer, sealed, 'customer-7', vault)).toEqual(sealed);
+  });
+
+  it('given a genuine sealed value moved into another field, when it is sealed, then it is sealed as text of that field, not trusted', async () => {
+    const vault = sealer();
+    const sealed = await sealPersonalFields(Customer, { name: 'Ada', email: 'ada@example.com', tier: 'gold' }, 'customer-7', vault);
+    const moved = await sealPersonalFields(Customer, { ...sealed, name: sealed.email }, 'customer-7', vault);
+    expect(moved.name).not.toBe(sealed.email);
+    expect((await openPersonalFields(Customer, moved, vault)).name).toBe(sealed.email);
+  });
+
+  it('given an event whose personal field is plaintext, when a consumer opens it, then it is refused as poison without the value in the message', async () => {
+    // arrange
+    const vault = sealer();
+    const event = { name: 'Ada Lovelace', tier: 'gold' };
+
+    // act
+    const opening = openPersonalFields(Customer, event, vault);
+
+    // assert
+    await expect(opening).rejects.toMatchObject({ name: 'SealedValueError', message: expect.stringContaining('"name"') });
+    await expect(opening).rejects.not.toMatchObject({ message: expect.stringContaining('Ada') });
+    expect(await openPersonalFields(Customer, event, vault, { plaintext: 'accept' })).toEqual(event);
+    expect(await openPersonalFields(Customer, { name: null, tier: 'gold' }, vault)).toEqual({ name: null, tier: 'gold' });
   });
 });

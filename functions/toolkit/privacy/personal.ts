@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { SealedValueError } from './errors';
 import type { FieldSealer } from './ports';
 
 /** Where a schema is marked personal; the walkers below look it up. */
@@ -64,13 +65,33 @@ export async function personalPaths(schema: z.ZodType, value: unknown): Promise<
 /**
  * Seals every personal field of `value` for `subject` (the person the data is about — not always
  * the aggregate). The field's name is bound into the seal, so a value cannot be moved to another
- * field unnoticed. Values already sealed, and nulls, are left as they are.
+ * field unnoticed. Nulls are left as they are, and so is a value this vault sealed for this field
+ * (it opens, or its subject was erased): one passing through again. Anything else is sealed, also a
+ * string that merely looks sealed — input is never trusted as sealed because of its shape.
  */
 export function sealPersonalFields<T>(schema: z.ZodType, value: T, subject: string, sealer: FieldSealer): Promise<T> {
   return mapPersonal(schema, value, '', async (v, _path, field) => {
-    if (v === null || (typeof v === 'string' && SealedString.safeParse(v).success)) return v;
+    if (v === null || (typeof v === 'string' && (await sealedHere(v, field, subject, sealer)))) return v;
     return sealer.seal(subject, field, JSON.stringify(v));
   }) as Promise<T>;
+}
+
+/**
+ * Whether `value` is a seal of this vault for `field`: it opens (its authentication tag holds), or it
+ * is `subject`'s and `subject` is erased (nothing can open it again, nor seal anything new for them).
+ * A forged or moved value is not; a vault that cannot be reached throws (the caller retries).
+ */
+async function sealedHere(value: string, field: string, subject: string, sealer: FieldSealer): Promise<boolean> {
+  if (!SealedString.safeParse(value).success) return false;
+  try {
+    await sealer.open(value, field);
+    return true;
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    if (error.name === 'SubjectErasedError') return (error as Error & { subject?: string }).subject === subject;
+    if (error.name === 'SealedValueError') return false;
+    throw error;
+  }
 }
 
 export interface OpenOptions {
@@ -79,12 +100,22 @@ export interface OpenOptions {
    * processed without the personal data) or a `SubjectErasedError` (`throw`).
    */
   readonly onErased?: 'redact' | 'throw';
+  /**
+   * What a personal field that is not sealed is: `refuse` (the default: a `SealedValueError`, poison
+   * for a consumer — every producer through the outbox seals, so plaintext here is a forged or broken
+   * event) or `accept` (returned as it is, for data that was never sealed).
+   */
+  readonly plaintext?: 'refuse' | 'accept';
 }
 
 /** Opens every sealed personal field of `value`; see `OpenOptions` for erased subjects. */
 export function openPersonalFields<T>(schema: z.ZodType, value: T, sealer: FieldSealer, options: OpenOptions = {}): Promise<T> {
-  return mapPersonal(schema, value, '', async (v, _path, field) => {
-    if (typeof v !== 'string' || !SealedString.safeParse(v).success) return v;
+  return mapPersonal(schema, value, '', async (v, path, field) => {
+    if (v === null) return v;
+    if (typeof v !== 'string' || !SealedString.safeParse(v).success) {
+      if (options.plaintext === 'accept') return v;
+      throw new SealedValueError(`plaintext where a sealed personal value belongs (${JSON.stringify(path)})`, { field });
+    }
     try {
       return JSON.parse(await sealer.open(v, field)) as unknown;
     } catch (error) {
