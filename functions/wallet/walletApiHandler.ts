@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { DomainRejection } from '../toolkit/eventsource';
 import { httpApi, HttpError, json, jsonBody, pathParameter, validated } from '../toolkit/http/httpApi';
+import { HumanText } from '../toolkit/http/humanText';
 import { PersonalDataSealer } from '../toolkit/privacy/PersonalDataSealer';
 import { ClientId, Currency } from './schemas';
 import { available, MAX_AMOUNT, type WalletCommand, type WalletState } from './wallet';
@@ -18,8 +19,8 @@ const store = walletStore(dynamodb, sealer);
 const Id = ClientId;
 /** Signed minor units, not 0, at most MAX_AMOUNT either way (the decider checks it again for its other callers). */
 const Money = z.object({ amount: z.number().int().min(-MAX_AMOUNT).max(MAX_AMOUNT).refine((n) => n !== 0, 'must not be 0'), currency: Currency }).strict();
-const OpenAccountBody = z.object({ accountId: Id, holderName: z.string().trim().min(1).max(200), currency: Currency }).strict();
-const AddTransactionBody = z.object({ transactionId: Id, amount: Money, payee: z.object({ name: z.string().trim().min(1).max(200), country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code') }).strict().optional() }).strict();
+const OpenAccountBody = z.object({ accountId: Id, holderName: HumanText(200), currency: Currency }).strict();
+const AddTransactionBody = z.object({ transactionId: Id, amount: Money, payee: z.object({ name: HumanText(200), country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code') }).strict().optional() }).strict();
 const ClearBody = z.object({ clearedBy: Id }).strict();
 
 const STATUS: Readonly<Record<string, number>> = {

@@ -120,6 +120,14 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     await eventually(() => baristaQueued(orderId), (q) => q?.customer === 'known', { what: 'the order queued at the barista, the customer known' });
   });
 
+  it('refuses a customer name with a bidirectional override with a 400 that says why, and places nothing', async () => {
+    const orderId = unique('order');
+    const refused = await shop.placeOrder({ orderId, lines: [{ product: 'mocha' }], customer: { customerId: unique('cust'), name: 'Ada\u202eecalovoL' } });
+    expect(refused).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/customer\.name: .*bidirectional control U\+202E/) } });
+    const log = await ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true }));
+    expect(log.Count).toBe(0);
+  });
+
   it('refuses an order for an erased customer with a 410 that says why, not a 500 that invites a retry', async () => {
     // arrange
     const customerId = unique('gone');

@@ -47,6 +47,19 @@ describe('the wallet and anti-fraud, on the local cloud', () => {
     expect(await account(unique('none'))).toMatchObject({ status: 404 });
   });
 
+  it('refuses a holder or payee name that would display as another or cannot be stored, with a 400 that says why, and opens nothing', async () => {
+    const accountId = unique('acct');
+    const reversed = await api.call('POST', '/accounts', { accountId, holderName: 'Grace\u202eHopper', currency: 'EUR' });
+    expect(reversed).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/holderName: .*bidirectional control U\+202E/) } });
+    expect(await account(accountId)).toMatchObject({ status: 404 });
+    const opened = await openAccount();
+    const lone = await transact(opened, -100, { payee: { name: 'Corner \ud800Shop', country: 'NL' } });
+    expect(lone).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/payee\.name: .*lone surrogate/) } });
+    const control = await transact(opened, -100, { payee: { name: 'Corner\u0000Shop', country: 'NL' } });
+    expect(control).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/payee\.name: .*control character U\+0000/) } });
+    expect(await account(opened)).toMatchObject({ status: 200, body: { balance: 0, version: 1 } });
+  });
+
   it('a retried transaction (same id, same request) is answered 201 and adds nothing; the same id with another request is a 409', async () => {
     const accountId = await openAccount();
     const debit = { transactionId: unique('tx'), amount: eur(-2_500), payee: { name: 'Corner Shop', country: 'NL' } };

@@ -171,6 +171,15 @@ describe('placeOrder with a customer', () => {
     expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: ' ' } }).success).toBe(false);
     expect(PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name: 'Ada', email: 'ada@example.com' } }).success).toBe(true);
   });
+
+  it('rejects a customer name that would display as another or cannot be stored, saying why', async () => {
+    const { PlaceOrderSchema } = await import('../../functions/coffee/orders/placeOrder');
+    const base = { orderId: 'o-79', lines: [{ product: 'latte' }] };
+    const why = (name: string) => PlaceOrderSchema.safeParse({ ...base, customer: { customerId: 'c-1', name } }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(why('Ada\u202enimda')).toEqual([expect.stringMatching(/^customer\.name: .*bidirectional control U\+202E/)]);
+    expect(why('Ada\ud800')).toEqual([expect.stringMatching(/^customer\.name: .*lone surrogate/)]);
+    expect(why('Ada\u0007')).toEqual([expect.stringMatching(/^customer\.name: .*control character U\+0007/)]);
+  });
 });
 
 describe('placeOrderAgain (the order id is taken)', () => {

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { NewEvent } from '../../toolkit/outbox';
 import { ClientId } from '../../toolkit/http/clientId';
+import { HumanText } from '../../toolkit/http/humanText';
 import { personal } from '../../toolkit/privacy/personal';
 
 export const MENU = {
@@ -26,7 +27,7 @@ export const OrderIdSchema = ClientId;
 const CustomerId = ClientId;
 
 /** Who ordered, as the command gives it (plaintext, validated). */
-export const CustomerInputSchema = z.object({ customerId: CustomerId, name: z.string().trim().min(1).max(100), email: z.email().optional() }).strict();
+export const CustomerInputSchema = z.object({ customerId: CustomerId, name: HumanText(100), email: z.email().optional() }).strict();
 
 /** Who ordered, as stored and published: the name and email are personal data, sealed for the customer. */
 export const CustomerSchema = z.object({ customerId: CustomerId, name: personal(z.string()), email: personal(z.email()).optional() });
