@@ -131,10 +131,11 @@ describe('an idempotent consumer on the local cloud: its effect and its inbox it
     ['a wrong schema', () => JSON.stringify(effectEvent({ label: unique('schema'), failTimes: 'x' as never })), /does not match its schema: data\.failTimes/],
     ['an unknown type', () => JSON.stringify({ ...effectEvent({ label: unique('type') }), type: 'test.effect.unknown' }), /test\.effect\.unknown is not handled/],
     ['an unknown version', () => JSON.stringify({ ...effectEvent({ label: unique('version') }), dataversion: 9 }), /dataversion 9/],
+    ['an event on the bus under another source', () => JSON.stringify({ version: '0', id: newEventId(), 'detail-type': EFFECT_REQUESTED, source: 'wallet.fraud', detail: effectEvent({ label: unique('forged') }) }), /with source wallet\.fraud, but the event says/],
   ])('dead-letters %s on the first attempt, with the reason', async (_name, body, reason) => {
     // arrange
     const message = body();
-    const marker = message.match(/(json|schema|type|version)-[a-z0-9-]+/)![0];
+    const marker = message.match(/(json|schema|type|version|forged)-[a-z0-9-]+/)![0];
 
     // act
     await send(out.OrderedQueueUrl!, message, unique('g'));

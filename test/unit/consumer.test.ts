@@ -36,6 +36,8 @@ describe('decodeMessage', () => {
     ['an unknown type', () => JSON.stringify({ ...orderPlaced(), type: 'coffee.order.teleported' }), /coffee\.order\.teleported is not handled by this consumer \(handles: coffee\.order\.placed\)/],
     ['an unknown data version', () => JSON.stringify({ ...orderPlaced(), dataversion: 7 }), /dataversion 7, this consumer reads version 1/],
     ['data that breaks its schema', () => JSON.stringify({ ...orderPlaced(), data: { orderId: 'o-1' } }), /does not match its schema: data\.lines/],
+    // A relay may put only its own service's source on the bus: an envelope claiming another is forged.
+    ['an EventBridge event whose source is not the envelope’s', () => JSON.stringify({ ...JSON.parse(eventBridgeBody(orderPlaced())), source: 'fraud.watch' }), /put on the bus with source fraud\.watch, but the event says coffee\.orders/],
   ])('rejects %s as poison, saying what is wrong', (_name, body, message) => {
     // act
     const error = thrownBy(() => decodeMessage(body(), schemas));

@@ -150,7 +150,7 @@ describe('a schema registry', () => {
     it('keeps sealed personal fields sealed through the upcaster (they are opened after decoding)', () => {
       const old = transactionAdded(1, transactionAddedV1Data({ payee: { name: 'pd1:abc.def', country: 'DE' } }));
 
-      const decoded = decodeMessage(JSON.stringify({ 'detail-type': TRANSACTION_ADDED, detail: old }), schemas);
+      const decoded = decodeMessage(JSON.stringify({ 'detail-type': TRANSACTION_ADDED, source: old.source, detail: old }), schemas);
 
       expect(decoded.type === TRANSACTION_ADDED && decoded.data.payee).toEqual({ name: 'pd1:abc.def', country: 'DE' });
     });

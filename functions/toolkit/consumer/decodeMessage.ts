@@ -35,6 +35,11 @@ export function decodeMessage<S extends EventSchemas>(body: string, schemas: S):
     if (error instanceof InvalidEnvelopeError) throw new PoisonMessageError(error.message, error.eventId, { cause: error });
     throw error;
   }
+  // The bus's source is the one the putting relay's policy allows (`events:source`); the envelope's
+  // must be the same, or a function allowed to put one service's events could pass off another's.
+  if (isEventBridgeEvent(parsed) && parsed.source !== envelope.source) {
+    throw new PoisonMessageError(`event ${envelope.type} ${envelope.id} was put on the bus with source ${String(parsed.source)}, but the event says ${envelope.source}: forged or misrouted`, envelope.id);
+  }
   const entry = schemas[envelope.type];
   if (entry === undefined) {
     throw new PoisonMessageError(`event type ${envelope.type} is not handled by this consumer (handles: ${Object.keys(schemas).join(', ')})`, envelope.id);
@@ -61,6 +66,6 @@ export function decodeMessage<S extends EventSchemas>(body: string, schemas: S):
   return { ...envelope, dataversion: version, data: data.data } as ConsumedEvent<S>;
 }
 
-function isEventBridgeEvent(value: unknown): value is { detail: unknown } {
+function isEventBridgeEvent(value: unknown): value is { detail: unknown; source?: unknown } {
   return typeof value === 'object' && value !== null && 'detail-type' in value && 'detail' in value;
 }
