@@ -18,7 +18,7 @@ import { CoffeeClient, type ApiAnswer } from '../../scripts/demo/coffeeClient';
 import type { Flow, FlowContext, InvariantResult } from './flow';
 import { discardPoison } from './discardPoison';
 import { poisonMarker } from './poison';
-import { SettleTracker } from './settle';
+import { SettleTracker } from '../../functions/toolkit/progress/SettleTracker';
 
 /**
  * The coffee shop under load and faults. `drive` runs `keys` lanes at once; each lane is a customer

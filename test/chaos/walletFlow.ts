@@ -21,7 +21,7 @@ import { localApiUrl } from '../../localstack/endpoints';
 import type { Flow, FlowContext, FlowFault, InvariantResult } from './flow';
 import { discardPoison } from './discardPoison';
 import { findPoison, poisonMarker, poisonPrefix } from './poison';
-import { SettleTracker } from './settle';
+import { SettleTracker } from '../../functions/toolkit/progress/SettleTracker';
 import { outcomeOf, TransferView, transferInvariants, type TransferRecord } from './transferOutcomes';
 
 const FLOW = 'wallet';
@@ -53,6 +53,12 @@ interface Run {
 
 /** The live redrive waits at most this long for a poisoned group to divert messages behind its poison. */
 const LIVE_REDRIVE_WAIT_MS = 180_000;
+/**
+ * The live redrive waits for FraudWatch to reach its release marker as long as FraudWatch makes
+ * progress (far behind under load: the 2026-12 run saw its queue ~4,700 deep); past this, the run
+ * stops it and reports the violation rather than hang.
+ */
+const LIVE_REDRIVE_CAP_MS = 40 * 60_000;
 /** Messages a poisoned group must have diverted before the live redrive: a backlog behind the poison. */
 const LIVE_REDRIVE_MIN_DIVERTED = 2;
 
@@ -264,7 +270,7 @@ export class WalletFlow implements Flow {
       for (const marker of findPoison(run.poison.map((p) => p.marker), await discardPoison(this.sqs, dlq.url, isPoisonOf(run.runId))).found) run.foundEarly.add(marker);
       ctx.log(`wallet: redriving the FraudWatch DLQ during the drive (${ready.group} has ${ready.diverted} diverted)`);
       try {
-        const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: dlq.url, sourceQueueUrl: dlq.sourceQueueUrl, parkedGroups: dlq.parkedGroups, runId: `${run.runId}-redrive-live`, visibilityTimeoutSeconds: 10 });
+        const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: dlq.url, sourceQueueUrl: dlq.sourceQueueUrl, parkedGroups: dlq.parkedGroups, runId: `${run.runId}-redrive-live`, visibilityTimeoutSeconds: 10, signal: AbortSignal.timeout(LIVE_REDRIVE_CAP_MS) });
         run.liveRedrive = { group: ready.group, divertedBefore: ready.diverted, moved: report.moved, released: report.releasedGroups, stuck: report.stuckGroups.map((g) => g.group) };
       } catch (error) {
         run.liveRedrive = { group: ready.group, divertedBefore: ready.diverted, moved: 0, released: [], stuck: [], error: error instanceof Error ? error.message : String(error) };

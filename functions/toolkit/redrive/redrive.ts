@@ -13,6 +13,7 @@ import {
 import { digestOf } from '../inbox/inbox';
 import { DEAD_LETTER_ATTRIBUTES } from '../consumer/MessageDeadLetters';
 import { REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroups, type ReleaseMarker } from '../consumer/ParkedGroups';
+import { SettleTracker } from '../progress/SettleTracker';
 
 export interface RedriveOptions {
   readonly sqs: SQSClient;
@@ -24,9 +25,15 @@ export interface RedriveOptions {
    * consumer lifts the park when it reaches it (every redriven message before it applied), and the
    * run drains again while live messages were diverted meanwhile.
    */
-  readonly parkedGroups?: ParkedGroups;
-  /** Seconds to wait, per pass, for the consumer to reach the release markers. @default 300 */
-  readonly releaseTimeoutSeconds?: number;
+  readonly parkedGroups?: Pick<ParkedGroups, 'list' | 'get'>;
+  /**
+   * How long the consumer may make no progress towards the release markers before the run gives up
+   * (it is re-runnable). Progress: a marker reached, the source queue shorter than ever in this pass,
+   * or messages in flight (the consumer is receiving: a backlog that live traffic keeps long is still
+   * being worked through). There is no overall limit: a slow consumer far behind is waited for; use
+   * `signal` to stop. @default 300
+   */
+  readonly releaseIdleSeconds?: number;
   /** Drain-and-release passes before giving up (a group under heavy live traffic). @default 20 */
   readonly maxPasses?: number;
   /** Marks this run's messages, so one that fails again is recognised and its group left parked. */
@@ -58,11 +65,12 @@ export class RedriveInterruptedError extends Error {
 
 const OUR_ATTRIBUTES = new Set<string>([...Object.values(DEAD_LETTER_ATTRIBUTES), REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE]);
 
-async function attributes(sqs: SQSClient, queueUrl: string): Promise<{ arn: string; fifo: boolean; depth: number }> {
+async function attributes(sqs: SQSClient, queueUrl: string): Promise<{ arn: string; fifo: boolean; depth: number; inFlight: number }> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn', 'FifoQueue', 'ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
   );
-  return { arn: Attributes.QueueArn ?? '', fifo: Attributes.FifoQueue === 'true', depth: Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  const inFlight = Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return { arn: Attributes.QueueArn ?? '', fifo: Attributes.FifoQueue === 'true', depth: Number(Attributes.ApproximateNumberOfMessages ?? 0) + inFlight, inFlight };
 }
 
 /**
@@ -200,7 +208,8 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
       if (waiting.size === 0) break;
       checkpoint(`waiting for the consumer to reach ${waiting.size} release marker(s)`);
       let held = false;
-      const deadline = Date.now() + (options.releaseTimeoutSeconds ?? 300) * 1000;
+      const idleSeconds = options.releaseIdleSeconds ?? 300;
+      const progress = new SettleTracker({ idleMs: idleSeconds * 1000 });
       while (waiting.size > 0) {
         for (const [group, marker] of waiting) {
           const park = await parked.get(group);
@@ -216,7 +225,10 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
           }
         }
         if (waiting.size === 0) break;
-        if (Date.now() > deadline) throw new Error(`the consumer did not reach the release marker of ${[...waiting.keys()].length} group(s) in time (is it running?); run the redrive again`);
+        const source = await attributes(sqs, options.sourceQueueUrl);
+        if (progress.observe({ markers: waiting.size, queue: source.depth }, source.inFlight > 0) === 'stalled') {
+          throw new Error(`no progress towards the release marker of ${waiting.size} group(s) for ${idleSeconds} s (is the consumer running?): its queue holds ${source.depth}, none in flight; run the redrive again`);
+        }
         checkpoint('waiting for release markers');
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }

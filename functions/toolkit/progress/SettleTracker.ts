@@ -1,9 +1,9 @@
 /**
- * Settling on progress, not on a fixed window: the checker waits while the work left (queue depths,
- * accounts behind, transfers running, …) keeps shrinking, and gives up only when nothing has shrunk
- * for `idleMs`, or after the hard cap `capMs` whatever happens. A backlogged run (a consumer at
- * 2 messages/s through the fault chain) is waited for; a stuck one still ends, and its violations
- * are reported. Progress is a metric going below its lowest value so far, so a count that only
+ * Waiting on progress, not on a fixed window: the caller waits while the work left (queue depths,
+ * accounts behind, markers not reached, …) keeps shrinking, and gives up only when nothing has shrunk
+ * for `idleMs`, or after the hard cap `capMs` whatever happens. A backlogged system (a consumer at
+ * 2 messages/s) is waited for; a stuck one still ends. The chaos checker settles with it, and
+ * `redrive()` waits with it for the consumer to reach its release markers. Progress is a metric going below its lowest value so far, so a count that only
  * wobbles (a message moving between visible and in flight, a retry) does not keep a stuck run alive.
  * Pure: the clock is passed in.
  */
@@ -12,8 +12,8 @@ export type SettleVerdict = 'settled' | 'waiting' | 'stalled' | 'capped';
 export interface SettleOptions {
   /** Longest time without progress before giving up. */
   readonly idleMs: number;
-  /** Longest time in all, progress or not. */
-  readonly capMs: number;
+  /** Longest time in all, progress or not. @default no cap */
+  readonly capMs?: number;
   readonly now?: () => number;
 }
 
@@ -47,7 +47,7 @@ export class SettleTracker {
     }
     this.last = { ...remaining };
     if (Object.values(remaining).every((v) => v <= 0)) return 'settled';
-    if (at - this.started >= this.options.capMs) return 'capped';
+    if (at - this.started >= (this.options.capMs ?? Number.POSITIVE_INFINITY)) return 'capped';
     if (at - this.lastProgress >= this.options.idleMs) return 'stalled';
     return 'waiting';
   }

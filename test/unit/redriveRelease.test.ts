@@ -1,0 +1,224 @@
+/**
+ * How long `redrive()` waits for the consumer to reach a parked group's release marker: as long as the
+ * consumer makes progress, not a fixed time. The 2026-12 full chaos run redrove FraudWatch's DLQ while
+ * its FIFO queue was ~4,700 messages behind and draining at a few per second: a fixed 300 s gave up on
+ * a consumer that was working. A consumer that does not run must still end the wait, with the reason.
+ *
+ * An in-memory SQS (FIFO, one source queue and its DLQ) and a simulated consumer on fake timers: the
+ * consumer receives one message at a time and deletes it when done, and lifts the park when it reaches
+ * the release marker, as the toolkit's consumer does.
+ */
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RELEASE_ATTRIBUTE, type ParkedGroup } from '../../functions/toolkit/consumer/ParkedGroups';
+import { redrive, type RedriveReport } from '../../functions/toolkit/redrive';
+
+interface Stored {
+  id: string;
+  body: string;
+  group: string;
+  attributes: Record<string, MessageAttributeValue>;
+  invisibleUntil: number;
+  receipt: string;
+}
+
+/** Just enough of SQS FIFO for the redrive: per-queue order, visibility, approximate counts. */
+class MemorySqs {
+  readonly queues = new Map<string, Stored[]>();
+  private next = 0;
+
+  constructor(...urls: string[]) {
+    for (const url of urls) this.queues.set(url, []);
+  }
+
+  push(url: string, group: string, body: string, attributes: Record<string, MessageAttributeValue> = {}): void {
+    this.queue(url).push({ id: `m${++this.next}`, body, group, attributes, invisibleUntil: 0, receipt: '' });
+  }
+
+  queue(url: string): Stored[] {
+    const queue = this.queues.get(url);
+    if (!queue) throw new Error(`no queue ${url}`);
+    return queue;
+  }
+
+  /** FIFO: the oldest visible message of a group none of whose messages is in flight. */
+  receive(url: string, max: number, visibilitySeconds: number): Stored[] {
+    const now = Date.now();
+    const busy = new Set(this.queue(url).filter((m) => m.invisibleUntil > now).map((m) => m.group));
+    const out: Stored[] = [];
+    for (const message of this.queue(url)) {
+      if (out.length === max) break;
+      if (message.invisibleUntil > now || busy.has(message.group)) continue;
+      if (out.some((m) => m.group === message.group)) continue; // one per group keeps the order simple
+      message.invisibleUntil = now + visibilitySeconds * 1000;
+      message.receipt = `r${++this.next}`;
+      out.push(message);
+    }
+    return out;
+  }
+
+  delete(url: string, receipt: string): void {
+    const queue = this.queue(url);
+    const at = queue.findIndex((m) => m.receipt === receipt);
+    if (at >= 0) queue.splice(at, 1);
+  }
+
+  readonly client = {
+    send: async (command: unknown): Promise<unknown> => {
+      if (command instanceof GetQueueAttributesCommand) {
+        const queue = this.queue(command.input.QueueUrl!);
+        const inFlight = queue.filter((m) => m.invisibleUntil > Date.now()).length;
+        return { Attributes: { QueueArn: `arn:${command.input.QueueUrl}`, FifoQueue: 'true', ApproximateNumberOfMessages: String(queue.length - inFlight), ApproximateNumberOfMessagesNotVisible: String(inFlight) } };
+      }
+      if (command instanceof ReceiveMessageCommand) {
+        const received = this.receive(command.input.QueueUrl!, command.input.MaxNumberOfMessages ?? 1, command.input.VisibilityTimeout ?? 30);
+        return { Messages: received.map((m): Message => ({ MessageId: m.id, ReceiptHandle: m.receipt, Body: m.body, MessageAttributes: m.attributes, Attributes: { MessageGroupId: m.group } })) };
+      }
+      if (command instanceof SendMessageCommand) {
+        this.push(command.input.QueueUrl!, command.input.MessageGroupId!, command.input.MessageBody!, command.input.MessageAttributes ?? {});
+        return { MessageId: `m${this.next}` };
+      }
+      if (command instanceof DeleteMessageCommand) {
+        this.delete(command.input.QueueUrl!, command.input.ReceiptHandle!);
+        return {};
+      }
+      if (command instanceof ChangeMessageVisibilityCommand) return {};
+      throw new Error(`MemorySqs: ${(command as object).constructor.name} not modelled`);
+    },
+  } as unknown as SQSClient;
+}
+
+const SOURCE = 'https://sqs.local/000000000000/orders.fifo';
+const DLQ = 'https://sqs.local/000000000000/orders-dlq.fifo';
+const GROUP = 'account-7';
+
+/** The consumer's parked groups, in memory: the group parked behind its dead letter. */
+const parkedGroups = () => {
+  const parks = new Map<string, ParkedGroup>([[GROUP, { group: GROUP, parkedAt: new Date(0).toISOString(), reason: 'poison', diverted: 0, pending: {} }]]);
+  return {
+    parks,
+    list: async () => [...parks.values()],
+    get: async (group: string) => parks.get(group),
+  };
+};
+
+/**
+ * A consumer on the source queue: every `everyMs` it finishes the message it holds (deletes it; a
+ * release marker lifts its group's park) and receives the next one. `stop()` kills it.
+ */
+const startConsumer = (sqs: MemorySqs, parks: Map<string, ParkedGroup>, everyMs: number) => {
+  let holding: Stored | undefined;
+  const timer = setInterval(() => {
+    if (holding) {
+      if (holding.attributes[RELEASE_ATTRIBUTE]) parks.delete(holding.group);
+      sqs.delete(SOURCE, holding.receipt);
+    }
+    [holding] = sqs.receive(SOURCE, 1, 600);
+  }, everyMs);
+  return { stop: () => clearInterval(timer) };
+};
+
+/** Runs the redrive on fake time until it settles (or `limitMs` of fake time passed). */
+const runRedrive = async (sqs: MemorySqs, parked: ReturnType<typeof parkedGroups>, limitMs: number) => {
+  let outcome: { report: RedriveReport } | { error: Error } | undefined;
+  const started = Date.now();
+  void redrive({ sqs: sqs.client, deadLetterQueueUrl: DLQ, sourceQueueUrl: SOURCE, parkedGroups: parked, runId: 'run-1', visibilityTimeoutSeconds: 10 }).then(
+    (report) => (outcome = { report }),
+    (error: Error) => (outcome = { error }),
+  );
+  while (!outcome && Date.now() - started < limitMs) await vi.advanceTimersByTimeAsync(1_000);
+  return { outcome, waitedSeconds: Math.round((Date.now() - started) / 1000) };
+};
+
+describe('redrive(): the wait for the release marker lasts as long as the consumer makes progress', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('waits out a consumer that drains a long backlog slowly (the marker is reached after 20 minutes, 4× the idle window)', async () => {
+    // arrange: 600 messages of other groups ahead; the consumer handles one every 2 s; the poisoned group's 2 dead letters
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    for (let i = 0; i < 600; i++) sqs.push(SOURCE, `other-${i % 50}`, `{"n":${i}}`);
+    sqs.push(DLQ, GROUP, '{"poisoned":1}');
+    sqs.push(DLQ, GROUP, '{"diverted":2}');
+    const parked = parkedGroups();
+    const consumer = startConsumer(sqs, parked.parks, 2_000);
+
+    // act
+    const { outcome, waitedSeconds } = await runRedrive(sqs, parked, 3 * 3_600_000);
+    consumer.stop();
+
+    // assert: released, after far longer than the default idle window of 300 s
+    expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 2, releasedGroups: [GROUP], stuckGroups: [] } });
+    expect(waitedSeconds).toBeGreaterThan(1_200);
+    expect(parked.parks.size).toBe(0);
+  });
+
+  it('waits while live traffic keeps the queue longer than ever, as long as the consumer is receiving', async () => {
+    // arrange: 300 ahead; live messages for other groups arrive faster (1 per second) than the consumer handles them (1 per 2 s)
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    for (let i = 0; i < 300; i++) sqs.push(SOURCE, `other-${i % 50}`, `{"n":${i}}`);
+    sqs.push(DLQ, GROUP, '{"poisoned":1}');
+    const parked = parkedGroups();
+    const consumer = startConsumer(sqs, parked.parks, 2_000);
+    let live = 0;
+    const traffic = setInterval(() => sqs.push(SOURCE, `other-${live % 50}`, `{"live":${live++}}`), 1_000);
+
+    // act
+    const { outcome, waitedSeconds } = await runRedrive(sqs, parked, 3 * 3_600_000);
+    clearInterval(traffic);
+    consumer.stop();
+
+    // assert: the queue only grew, yet the marker was reached and the park lifted
+    expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 1, releasedGroups: [GROUP], stuckGroups: [] } });
+    expect(waitedSeconds).toBeGreaterThan(600);
+    expect(sqs.queue(SOURCE).length).toBeGreaterThan(300);
+  });
+
+  it('gives up, saying why, when the consumer is not running: no message received, the queue no shorter', async () => {
+    // arrange: nothing consumes the source queue
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    for (let i = 0; i < 5; i++) sqs.push(SOURCE, `other-${i}`, `{"n":${i}}`);
+    sqs.push(DLQ, GROUP, '{"poisoned":1}');
+    const parked = parkedGroups();
+
+    // act
+    const { outcome, waitedSeconds } = await runRedrive(sqs, parked, 3 * 3_600_000);
+
+    // assert: an error naming the cause, after the idle window (300 s) and not much later; the group stays parked
+    expect(outcome && 'error' in outcome ? outcome.error.message : outcome).toMatch(/no progress towards the release marker of 1 group\(s\) for 300 s \(is the consumer running\?\).*run the redrive again/);
+    expect(waitedSeconds).toBeGreaterThanOrEqual(300);
+    expect(waitedSeconds).toBeLessThan(400);
+    expect(parked.parks.has(GROUP)).toBe(true);
+  });
+
+  it('gives up when the consumer stops half-way, an idle window after its last progress', async () => {
+    // arrange: the consumer handles 100 of 600 messages ahead, then dies (its last message comes back after the visibility timeout)
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    for (let i = 0; i < 600; i++) sqs.push(SOURCE, `other-${i % 50}`, `{"n":${i}}`);
+    sqs.push(DLQ, GROUP, '{"poisoned":1}');
+    const parked = parkedGroups();
+    const consumer = startConsumer(sqs, parked.parks, 2_000);
+    setTimeout(() => consumer.stop(), 200_000);
+
+    // act
+    const { outcome, waitedSeconds } = await runRedrive(sqs, parked, 3 * 3_600_000);
+
+    // assert: its last received message stays in flight for 600 s, then nothing moves for 300 s
+    expect(outcome && 'error' in outcome ? outcome.error.message : outcome).toMatch(/no progress towards the release marker/);
+    expect(waitedSeconds).toBeGreaterThan(200 + 300);
+    expect(waitedSeconds).toBeLessThan(200 + 600 + 300 + 60);
+  });
+});
