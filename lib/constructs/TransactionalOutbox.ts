@@ -173,7 +173,11 @@ export class TransactionalOutbox extends Construct {
         }),
       ],
     });
-    this.bus.grantPutEventsTo(this.relayFunction);
+    // Only with its own service's source: a relay (or whoever takes over its role) cannot pass off
+    // another service's events on the bus. Consumers check that the envelope's source is the bus's.
+    this.relayFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.bus.eventBusArn], conditions: { StringEquals: { 'events:source': props.source } } }),
+    );
     // Ordering: read a stream's missing events from the outbox (Query only), read and write cursors.
     iam.Grant.addToPrincipal({ grantee: this.relayFunction, actions: ['dynamodb:Query'], resourceArns: [this.table.tableArn] });
     this.table.encryptionKey?.grant(this.relayFunction, 'kms:Decrypt');

@@ -28,7 +28,7 @@ import { CounterService } from '../../lib/stacks/coffee/CounterService';
 import { OrdersService } from '../../lib/stacks/coffee/OrdersService';
 import { CoffeeShopStack } from '../../lib/stacks/CoffeeShopStack';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
-import { allow, permissionSet, permissionsOf, wildcardAllows, type Permission } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 import { AlarmProps, FunctionProps, GetAtt, IntegrationProps, MappingProps, PolicyProps, QueueProps, Ref, Resources, RouteProps, RuleProps } from './support/templateShapes';
@@ -134,7 +134,7 @@ describe('CoffeeShopStack', () => {
 
       for (const [service, outbox] of Object.entries(outboxes)) {
         expect(synth.environmentOf(outbox.relayFunction)[RELAY_ENV.eventBusName], service).toEqual({ Ref: busIds[0] });
-        expect(synth.permissionsOf(outbox.relayFunction), service).toContainEqual(allow(['events:PutEvents'], { 'Fn::GetAtt': [busIds[0], 'Arn'] })[0]);
+        expect(synth.permissionsOf(outbox.relayFunction), service).toContainEqual(putEventsAs(outbox.source, { 'Fn::GetAtt': [busIds[0], 'Arn'] })[0]);
       }
     });
 
@@ -257,6 +257,10 @@ describe('CoffeeShopStack', () => {
     const serviceTableArns = () => Object.values(outboxes).map((outbox) => arnOf(stack, outbox.table));
     const onServiceTables = (permissions: Permission[]) =>
       permissions.filter((p) => p.action.startsWith('dynamodb:') && serviceTableArns().some((arn) => JSON.stringify(arn) === JSON.stringify(p.resource)));
+
+    it('lets no one put events on a bus except under an `events:source` condition (a relay puts only its own service’s events)', () => {
+      expect(putEventsWithoutSource(synth.template)).toEqual([]);
+    });
 
     it('allows no action `*` or `service:*` anywhere, and on every resource (`*`) only what has no resource-level permissions', () => {
       expect(wildcardAllows(synth.template)).toEqual([]);

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PRIVACY_ENV, PRIVACY_KEY_TABLE } from '../../functions/toolkit/privacy/privacyConfig';
 import { PersonalDataVault, type PersonalDataVaultProps } from '../../lib/constructs/PersonalDataVault';
 import { ToolkitFunction } from '../../lib/constructs/ToolkitFunction';
-import { allow, permissionSet, permissionsOf, wildcardAllows, type Permission } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, when, wildcardAllows, type Permission } from './support/iamPermissions';
 import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 import { captureError } from './support/captureError';
@@ -36,8 +36,6 @@ function propertiesOf(template: Template, stack: Stack, construct: IConstruct): 
   if (!resource) throw new Error(`${construct.node.path} is not in the template`);
   return resource.Properties ?? {};
 }
-
-const when = (condition: unknown, permissions: Permission[]): Permission[] => permissions.map((p) => ({ ...p, condition }));
 
 /** A sealer, an opener and an eraser, each granted one thing by a vault of `props`. */
 function vaultWithGrantees(props: PersonalDataVaultProps = {}) {

@@ -17,7 +17,7 @@ import { CURSOR } from '../../functions/toolkit/relay/cursorItem';
 import { RELAY_ENV } from '../../functions/toolkit/relay/relayConfig';
 import { TransactionalOutbox, type TransactionalOutboxProps } from '../../lib/constructs/TransactionalOutbox';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
-import { allow, permissionSet, permissionsOf, wildcardAllows } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, putEventsAs, wildcardAllows } from './support/iamPermissions';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 
@@ -219,7 +219,8 @@ describe('TransactionalOutbox with its defaults', () => {
           allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], key),
           allow(['kms:Decrypt', 'kms:GenerateDataKey'], stack.resolve(subscriberKey.keyArn)),
           allow(['sqs:SendMessage'], [deadLetterQueue, ...subscribers.map((queue) => stack.resolve(queue.queueArn))]),
-          allow(['events:PutEvents'], stack.resolve(outbox.bus.eventBusArn)),
+          // Put events on its bus, only with its own service's source: a relay cannot pass off another's events.
+          putEventsAs(outbox.source, stack.resolve(outbox.bus.eventBusArn)),
           // Ordering: Query a stream's missing events from the outbox (read only, on the table, no index),
           // and the cursors, on the cursor table only.
           allow(['dynamodb:Query'], stack.resolve(outbox.table.tableArn)),
@@ -301,7 +302,7 @@ describe('TransactionalOutbox options', () => {
     expect(propertiesOf(template, stack, outbox.relayFunction).Environment.Variables[RELAY_ENV.eventBusName]).toBe('shared');
     expect(permissionsOf(template, stack, outbox.relayFunction.role)).toEqual(
       expect.arrayContaining([
-        ...allow(['events:PutEvents'], stack.resolve(bus.eventBusArn)),
+        ...putEventsAs(outbox.source, stack.resolve(bus.eventBusArn)),
         ...allow(['dynamodb:GetRecords'], stack.resolve(table.tableStreamArn)),
       ]),
     );
@@ -418,7 +419,7 @@ describe('TransactionalOutbox relay.entry (a service relay that publishes old ve
         allow(['dynamodb:ListStreams'], '*'),
         allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], dualStack.resolve(dual.key.keyArn)),
         allow(['sqs:SendMessage'], dualStack.resolve(dual.deadLetterQueue.queueArn)),
-        allow(['events:PutEvents'], dualStack.resolve(dual.bus.eventBusArn)),
+        putEventsAs(dual.source, dualStack.resolve(dual.bus.eventBusArn)),
         allow(['dynamodb:Query'], dualStack.resolve(dual.table.tableArn)),
         allow(['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], dualStack.resolve(dual.cursorTable.tableArn)),
       ),

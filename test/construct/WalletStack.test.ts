@@ -21,7 +21,7 @@ import { ToolkitFunction } from '../../lib/constructs/ToolkitFunction';
 import { DEFAULT_RELAY_ENTRY, TransactionalOutbox } from '../../lib/constructs/TransactionalOutbox';
 import { WalletStack } from '../../lib/stacks/WalletStack';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
-import { allow, permissionSet, permissionsOf, wildcardAllows, type Permission } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
 import { projectApp } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 import { AlarmProps, FunctionProps, GetAtt, IntegrationProps, MappingProps, PolicyProps, QueueProps, Ref, Resources, RouteProps, RuleProps, TableProps } from './support/templateShapes';
@@ -180,7 +180,7 @@ describe('WalletStack', () => {
         const mappings = idsOfType('AWS::Lambda::EventSourceMapping').map((id) => props(id, MappingProps)).filter((m) => m.EventSourceArn['Fn::GetAtt'][0] === idOf(outbox.table));
         expect(mappings.map((m) => m.FunctionName.Ref), outbox.source).toEqual([idOf(outbox.relayFunction)]);
         expect(environmentOf(outbox.relayFunction)[RELAY_ENV.eventBusName], outbox.source).toEqual({ Ref: busId });
-        expect(permissionsOfFn(outbox.relayFunction), outbox.source).toContainEqual(allow(['events:PutEvents'], { 'Fn::GetAtt': [busId, 'Arn'] })[0]);
+        expect(permissionsOfFn(outbox.relayFunction), outbox.source).toContainEqual(putEventsAs(outbox.source, { 'Fn::GetAtt': [busId, 'Arn'] })[0]);
       }
       // The fraud service commits its detections to its own table.
       expect(environmentOf(fraudWatch.function)).toMatchObject({ [OUTBOX_ENV.tableName]: { Ref: idOf(fraud.table) }, [OUTBOX_ENV.source]: FRAUD_SOURCE });
@@ -300,6 +300,10 @@ describe('WalletStack', () => {
     /** The tables of the services (wallet, fraud, saga instances) and the holders' key table. */
     const serviceTables = () => [wallet.table, fraud.table, transfers.table, holders.keyTable].map(arn);
     const onServiceTables = (permissions: Permission[]) => permissions.filter((p) => p.action.startsWith('dynamodb:') && serviceTables().some((a) => same(a, p.resource)));
+
+    it('lets no one put events on a bus except under an `events:source` condition (a relay puts only its own service’s events)', () => {
+      expect(putEventsWithoutSource(template)).toEqual([]);
+    });
 
     it('allows no action `*` or `service:*` anywhere, and on every resource (`*`) only what has no resource-level permissions', () => {
       expect(wildcardAllows(template)).toEqual([]);

@@ -56,6 +56,16 @@ export function allow(actions: string[], resources: unknown | unknown[]): Permis
   return actions.flatMap((action) => asArray(resources).map((resource) => ({ effect: 'Allow' as const, action, resource })));
 }
 
+/** The same permissions, each only under `condition` (a statement's `Condition`). */
+export function when(condition: unknown, permissions: Permission[]): Permission[] {
+  return permissions.map((p) => ({ ...p, condition }));
+}
+
+/** A relay's right to put events on `bus`, and only with its own service's `source`. */
+export function putEventsAs(source: string, bus: unknown): Permission[] {
+  return when({ StringEquals: { 'events:source': source } }, allow(['events:PutEvents'], bus));
+}
+
 /** Permissions deduplicated and in a stable order, to compare with `toEqual`. */
 export function permissionSet(...lists: Permission[][]): Permission[] {
   const byKey = new Map(lists.flat().map((p) => [JSON.stringify([p.effect, p.action, p.resource, p.condition]), p]));
@@ -91,6 +101,24 @@ export function wildcardAllows(template: Template): string[] {
       for (const action of asArray(statement.Action)) {
         if (action === '*' || action.endsWith(':*')) found.push(`${resource.Type} ${logicalId}: Allow ${action}`);
       }
+    }
+  }
+  return found;
+}
+
+/**
+ * `Allow` statements anywhere in the template that let someone put events (`events:PutEvents`, or an
+ * `events:Put*` pattern) without an `events:source` condition: with one, a function could put events
+ * under any service's source.
+ */
+export function putEventsWithoutSource(template: Template): string[] {
+  const found: string[] = [];
+  for (const [logicalId, resource] of Object.entries(template.toJSON().Resources as Record<string, CfnResourceJson>)) {
+    for (const statement of statementsIn(resource.Properties)) {
+      if (statement.Effect !== 'Allow') continue;
+      const puts = asArray(statement.Action).some((action) => /^events:Put(Events|\*)$/i.test(action) || action === 'events:*' || action === '*');
+      const source = (statement.Condition as { StringEquals?: Record<string, unknown> } | undefined)?.StringEquals?.['events:source'];
+      if (puts && source === undefined) found.push(`${resource.Type} ${logicalId}: ${JSON.stringify(statement.Action)}`);
     }
   }
   return found;
