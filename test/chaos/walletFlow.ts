@@ -51,8 +51,13 @@ interface Run {
   liveRedrive?: { group: string; divertedBefore: number; moved: number; released: string[]; stuck: string[]; error?: string };
 }
 
-/** The live redrive waits at most this long for a poisoned group to divert messages behind its poison. */
-const LIVE_REDRIVE_WAIT_MS = 180_000;
+/**
+ * The live redrive waits at most this long for a poisoned group to divert messages behind its poison:
+ * FraudWatch, far behind under load, may reach a poison only minutes after it was sent.
+ */
+const LIVE_REDRIVE_WAIT_MS = 15 * 60_000;
+/** Each poisoned account gets a transaction this often while it is parked and redriven. */
+const LIVE_TRICKLE_EVERY_MS = 5_000;
 /**
  * The live redrive waits for FraudWatch to reach its release marker as long as FraudWatch makes
  * progress (far behind under load: the 2026-12 run saw its queue ~4,700 deep); past this, the run
@@ -237,7 +242,7 @@ export class WalletFlow implements Flow {
   /**
    * An operator's redrive while the system is live: once a poisoned group has diverted messages
    * behind its poison, the poison is discarded and the DLQ redriven with the toolkit's `redrive()`,
-   * while transactions keep arriving for the poisoned accounts (one every 2 s each, from the first
+   * while transactions keep arriving for the poisoned accounts (one every 5 s each, from the first
    * poison until 5 s after the redrive). The final redrive at the end of the check still follows.
    */
   private async redriveWhileLive(ctx: FlowContext, run: Run, poisoned: readonly string[], transact: (accountId: string, transactionId: string, amount: number) => Promise<void>): Promise<void> {
@@ -248,7 +253,7 @@ export class WalletFlow implements Flow {
         for (const accountId of [...poisoned]) {
           await transact(accountId, `${run.runId}-live${trickled++}`, 100 + Math.floor(this.random() * 1_000)).catch((error: unknown) => ctx.log(`wallet: a transaction to a poisoned account failed: ${String(error).slice(0, 200)}`));
         }
-        await sleep(2_000);
+        await sleep(LIVE_TRICKLE_EVERY_MS);
       }
     })();
     try {
@@ -264,6 +269,7 @@ export class WalletFlow implements Flow {
       }
       if (!ready) {
         ctx.log(`wallet: no poisoned group diverted ${LIVE_REDRIVE_MIN_DIVERTED} messages within ${LIVE_REDRIVE_WAIT_MS / 1000} s: no redrive during the drive`);
+        run.liveRedrive = { group: poisoned.join(', '), divertedBefore: 0, moved: 0, released: [], stuck: [], error: `no poisoned group diverted ${LIVE_REDRIVE_MIN_DIVERTED} messages within ${LIVE_REDRIVE_WAIT_MS / 1000} s: the redrive under load did not run` };
         return;
       }
       // The operator reads the reasons, discards the poison, and redrives (as `npm run ops -- redrive` does).
