@@ -22,7 +22,10 @@ import type { TransactionalOutbox } from './TransactionalOutbox';
 export interface FanoutSource {
   readonly kind: 'fanout';
   readonly bus: events.IEventBus;
-  /** Must name a `source` or a `detailType`, so that the rule does not take every event of the bus. */
+  /**
+   * Must name the `source`s it takes (plain names): the consumer refuses, as poison, an event from any
+   * other, however it reached its queue; a forged or misrouted event never reaches the handler.
+   */
   readonly pattern: events.EventPattern;
 }
 
@@ -210,6 +213,8 @@ export class EventConsumer extends Construct {
         [CONSUMER_ENV.backoffBaseSeconds]: String((props.backoffBase ?? Duration.seconds(2)).toSeconds()),
         [CONSUMER_ENV.backoffMaxSeconds]: String((props.backoffMax ?? Duration.minutes(5)).toSeconds()),
         [CONSUMER_ENV.dedupWindowSeconds]: this.dedupWindow === 'forever' ? 'forever' : String(this.dedupWindow.toSeconds()),
+        // The sources it subscribes to: an event from another is poison (commands carry no source).
+        ...(props.source.kind === 'commands' ? {} : { [CONSUMER_ENV.eventSources]: JSON.stringify(props.source.kind === 'ordered' ? [props.source.outbox.source] : props.source.pattern.source) }),
       },
     });
 
@@ -323,8 +328,8 @@ function validate(props: EventConsumerProps, required: RequiredDedupWindow): voi
     const problem = dedupWindowProblem(props.dedupWindow, required);
     if (problem) problems.push(problem);
   }
-  if (props.source.kind === 'fanout' && !props.source.pattern.source?.length && !props.source.pattern.detailType?.length) {
-    problems.push('a fan-out `pattern` must name a `source` or a `detailType`, or the rule takes every event of the bus');
+  if (props.source.kind === 'fanout' && !(props.source.pattern.source?.length && props.source.pattern.source.every((source) => typeof source === 'string' && !Token.isUnresolved(source)))) {
+    problems.push('a fan-out `pattern` must name the `source`s it takes (plain names): the consumer accepts events from those only');
   }
   problems.push(...circuitBreakerProblems(props.circuitBreaker));
   const reserved = Object.keys(props.environment ?? {}).filter((name) => ([...Object.values(CONSUMER_ENV), ...Object.values(CIRCUIT_ENV)] as string[]).includes(name));

@@ -22,10 +22,9 @@ export interface SagaProps {
   readonly eventBus: events.IEventBus;
   /**
    * The `source`s the steps' events may come from (the target services'): an event of the right type
-   * from any other service on the bus does not move a saga.
-   * @default any source
+   * from any other service on the bus does not move a saga (it is refused as poison).
    */
-  readonly eventSources?: string[];
+  readonly eventSources: string[];
   /** Target name (as the steps' commands name it) → that service's command queue. */
   readonly commandQueues: Readonly<Record<string, sqs.IQueue>>;
   /**
@@ -85,7 +84,7 @@ export class Saga extends Construct {
 
     this.consumer = new EventConsumer(this, 'Runner', {
       entry: props.entry,
-      source: { kind: 'fanout', bus: props.eventBus, pattern: { detailType: stepEventTypes(props.definition), ...(props.eventSources ? { source: props.eventSources } : {}) } },
+      source: { kind: 'fanout', bus: props.eventBus, pattern: { detailType: stepEventTypes(props.definition), source: props.eventSources } },
       timeout: props.timeout ?? Duration.seconds(30),
       removalPolicy,
       environment: { POWERTOOLS_SERVICE_NAME: props.definition.name },

@@ -199,6 +199,8 @@ describe('EventConsumer, ordered from an outbox, with its defaults', () => {
       [CONSUMER_ENV.backoffMaxSeconds]: '300',
       // The outbox keeps its log 30 days and can replay it: longer than the 20 days a redelivery may take.
       [CONSUMER_ENV.dedupWindowSeconds]: String(30 * 86_400),
+      // Its outbox's source only: anything else on its queue is poison.
+      [CONSUMER_ENV.eventSources]: JSON.stringify([outbox.source]),
     });
   });
 
@@ -371,6 +373,8 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
       [CONSUMER_ENV.backoffBaseSeconds]: '1',
       [CONSUMER_ENV.backoffMaxSeconds]: '60',
       [CONSUMER_ENV.dedupWindowSeconds]: String(21 * 86_400),
+      // The pattern's sources only: an event of another source is poison, however it reached the queue.
+      [CONSUMER_ENV.eventSources]: JSON.stringify([SOURCE]),
     });
   });
 
@@ -442,6 +446,12 @@ describe('EventConsumer options', () => {
 });
 
 describe('EventConsumer validation', () => {
+  it('refuses a fan-out pattern that names event types but not the sources it takes', () => {
+    const stack = newStack();
+    const bus = new events.EventBus(stack, 'Bus');
+    expect(() => new EventConsumer(stack, 'Any', { entry: ENTRY, source: { kind: 'fanout', bus, pattern: { detailType: [ORDER_PLACED] } } })).toThrow(/must name the `source`s it takes/);
+  });
+
   it('throws one error that lists every problem', () => {
     // Arrange
     const stack = newStack();
@@ -469,7 +479,7 @@ describe('EventConsumer validation', () => {
     expect(message).toMatch(/`maxConcurrency` must be an integer from 2 to 1000/);
     expect(message).toMatch(/`batchSize` must be an integer from 1 to 10/);
     expect(message).toMatch(/`timeout` must be at most 15 minutes/);
-    expect(message).toMatch(/fan-out `pattern` must name a `source` or a `detailType`/);
+    expect(message).toMatch(/fan-out `pattern` must name the `source`s it takes/);
     expect(message).toMatch(new RegExp(`\`environment\` must not set ${CONSUMER_ENV.queueUrl}`));
     expect(message.split('; ')).toHaveLength(6);
   });
@@ -606,6 +616,7 @@ describe('EventConsumer with a circuit breaker', () => {
       [CONSUMER_ENV.backoffMaxSeconds]: '300',
       // The outbox keeps its log 30 days and can replay it: longer than the 20 days a redelivery may take.
       [CONSUMER_ENV.dedupWindowSeconds]: String(30 * 86_400),
+      [CONSUMER_ENV.eventSources]: JSON.stringify([SOURCE]),
       [CIRCUIT_ENV.queueArn]: stack.resolve(consumer.queue.queueArn),
       [CIRCUIT_ENV.failureThreshold]: '3',
       [CIRCUIT_ENV.windowSeconds]: '30',

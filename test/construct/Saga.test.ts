@@ -27,7 +27,7 @@ function build(stack: Stack, props: Partial<SagaProps> = {}): { saga: Saga; ledg
     enforceSSL: true,
     deadLetterQueue: { queue: new sqs.Queue(stack, 'LedgerCommandsDlq', { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: commandsKey, enforceSSL: true }), maxReceiveCount: 3 },
   });
-  const saga = new Saga(stack, 'Transfer', { entry: ENTRY, definition: transferSaga, eventBus: ledger.bus, commandQueues: { ledger: commands }, ...props });
+  const saga = new Saga(stack, 'Transfer', { entry: ENTRY, definition: transferSaga, eventBus: ledger.bus, eventSources: [ledger.source], commandQueues: { ledger: commands }, ...props });
   return { saga, ledger, commands };
 }
 
@@ -123,7 +123,7 @@ describe('Saga', () => {
     const key = new kms.Key(local, 'Key');
 
     const attempt = () =>
-      new Saga(local, 'Bad', { entry: ENTRY, definition: transferSaga, eventBus: wrongOutbox.bus, commandQueues: {}, outbox: wrongOutbox, encryptionKey: key });
+      new Saga(local, 'Bad', { entry: ENTRY, definition: transferSaga, eventBus: wrongOutbox.bus, eventSources: ['test.ledger'], commandQueues: {}, outbox: wrongOutbox, encryptionKey: key });
 
     expect(attempt).toThrow(/either `outbox` or `encryptionKey`.*must be the saga's name \(test\.transfer\).*at least one target/);
   });

@@ -6,7 +6,7 @@ import { buildEvent, newEventId, newTraceparent, type EventEnvelope } from '../.
 import { Outbox } from '../../functions/toolkit/outbox';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
-import { TEST_SOURCE } from './consumer/ConsumerTestStack';
+import { LEGACY_TEST_SOURCE, TEST_SOURCE } from './consumer/ConsumerTestStack';
 import { EFFECT_REQUESTED } from './consumer/effectEvents';
 
 const ddb = new DynamoDBClient({});
@@ -20,8 +20,8 @@ interface EffectData {
   crashAfterEffect?: boolean;
 }
 
-function effectEvent(data: EffectData, subject = unique('s'), sequence = 1, id = newEventId()): EventEnvelope<EffectData> {
-  return buildEvent({ id, source: TEST_SOURCE, type: EFFECT_REQUESTED, subject, sequence, time: new Date(), traceparent: newTraceparent(), data });
+function effectEvent(data: EffectData, subject = unique('s'), sequence = 1, id = newEventId(), source = TEST_SOURCE): EventEnvelope<EffectData> {
+  return buildEvent({ id, source, type: EFFECT_REQUESTED, subject, sequence, time: new Date(), traceparent: newTraceparent(), data });
 }
 
 /** Sends a body to a consumer queue as the relay would (FIFO: group = partition key), each send a new message. */
@@ -99,7 +99,7 @@ describe('an idempotent consumer on the local cloud: its effect and its inbox it
 
   it.concurrent('without the inbox (Powertools records around a plain write) the same crash applies the effect twice', async () => {
     // arrange: the record stays IN_PROGRESS when the process dies; its lease ends with the function timeout
-    const event = effectEvent({ label: unique('legacy-crash'), crashAfterEffect: true });
+    const event = effectEvent({ label: unique('legacy-crash'), crashAfterEffect: true }, unique('s'), 1, newEventId(), LEGACY_TEST_SOURCE);
 
     // act
     await send(out.LegacyQueueUrl!, JSON.stringify(event));
@@ -132,6 +132,8 @@ describe('an idempotent consumer on the local cloud: its effect and its inbox it
     ['an unknown type', () => JSON.stringify({ ...effectEvent({ label: unique('type') }), type: 'test.effect.unknown' }), /test\.effect\.unknown is not handled/],
     ['an unknown version', () => JSON.stringify({ ...effectEvent({ label: unique('version') }), dataversion: 9 }), /dataversion 9/],
     ['an event on the bus under another source', () => JSON.stringify({ version: '0', id: newEventId(), 'detail-type': EFFECT_REQUESTED, source: 'wallet.fraud', detail: effectEvent({ label: unique('forged') }) }), /with source wallet\.fraud, but the event says/],
+    // Only its producer's relay writes to an ordered queue; an event of another source on it is forged.
+    ['an event from a source the consumer does not subscribe to', () => JSON.stringify(effectEvent({ label: unique('forged') }, unique('s'), 1, newEventId(), 'wallet.fraud')), /from source wallet\.fraud, which this consumer does not subscribe to \(it takes test\.consumers\)/],
   ])('dead-letters %s on the first attempt, with the reason', async (_name, body, reason) => {
     // arrange
     const message = body();

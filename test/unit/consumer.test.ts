@@ -47,6 +47,23 @@ describe('decodeMessage', () => {
     expect((error as Error).message).toMatch(message);
   });
 
+  it.each([
+    ['a FIFO body (an ordered queue written to by someone else than its relay)', () => JSON.stringify({ ...orderPlaced(), source: 'fraud.watch' })],
+    ['an EventBridge event (a rule widened, or an event put straight on the queue)', () => eventBridgeBody({ ...orderPlaced(), source: 'fraud.watch' }).replace('"source":"coffee.orders"', '"source":"fraud.watch"')],
+  ])('rejects an event from a source the consumer does not subscribe to, in %s', (_name, body) => {
+    // act
+    const error = thrownBy(() => decodeMessage(body(), schemas, { sources: ['coffee.orders', 'coffee.barista'] }));
+
+    // assert
+    expect(error).toBeInstanceOf(PoisonMessageError);
+    expect((error as Error).message).toMatch(/from source fraud\.watch, which this consumer does not subscribe to \(it takes coffee\.orders, coffee\.barista\)/);
+  });
+
+  it('takes an event from a subscribed source, and from any source when the consumer names none', () => {
+    expect(decodeMessage(JSON.stringify(orderPlaced()), schemas, { sources: ['coffee.barista', 'coffee.orders'] }).source).toBe('coffee.orders');
+    expect(decodeMessage(JSON.stringify({ ...orderPlaced(), source: 'fraud.watch' }), schemas).source).toBe('fraud.watch');
+  });
+
   it('reads another data version when the consumer declares it', () => {
     const event = { ...orderPlaced(), dataversion: 2 };
     expect(decodeMessage(JSON.stringify(event), { 'coffee.order.placed': { version: 2, schema: OrderPlacedSchema } }).dataversion).toBe(2);

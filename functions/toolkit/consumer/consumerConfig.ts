@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { jsonEnv } from '../config/parseConfig';
 
 /** Environment variables of a consumer function; the `EventConsumer` construct sets them from these names. */
 export const CONSUMER_ENV = {
@@ -17,6 +18,8 @@ export const CONSUMER_ENV = {
    * at least as long as the message can come back (see `EventConsumer`'s dedup window rule).
    */
   dedupWindowSeconds: 'CONSUMER_DEDUP_WINDOW_SECONDS',
+  /** JSON list of the event sources the consumer subscribes to; an event from another is poison. Absent: any. */
+  eventSources: 'CONSUMER_EVENT_SOURCES',
 } as const;
 
 /** Seconds, or `forever`. */
@@ -30,5 +33,6 @@ export const ConsumerConfigSchema = z.object({
   [CONSUMER_ENV.backoffBaseSeconds]: z.coerce.number().int().min(0).default(2),
   [CONSUMER_ENV.backoffMaxSeconds]: z.coerce.number().int().min(1).max(43_200).default(300),
   [CONSUMER_ENV.dedupWindowSeconds]: DedupWindow,
+  [CONSUMER_ENV.eventSources]: jsonEnv(z.array(z.string().min(1)).min(1)).optional(),
 });
 export type ConsumerConfig = z.infer<typeof ConsumerConfigSchema>;

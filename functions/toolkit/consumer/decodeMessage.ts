@@ -16,11 +16,19 @@ type DataOf<S> = S extends { schema: infer Z extends z.ZodType } ? z.infer<Z> : 
 /** The events a consumer of `S` receives: a union discriminated by `type`, `data` parsed. */
 export type ConsumedEvent<S extends EventSchemas> = { [K in keyof S & string]: EventEnvelope<DataOf<S[K]>> & { type: K } }[keyof S & string];
 
+export interface DecodeOptions {
+  /**
+   * The sources the consumer subscribes to (`CONSUMER_EVENT_SOURCES`, set by `EventConsumer`): an
+   * event from any other is poison, however it reached the queue. @default any source
+   */
+  readonly sources?: readonly string[];
+}
+
 /**
  * Reads an SQS message body into a validated event: the envelope itself (ordered path, FIFO body) or
  * inside an EventBridge event's `detail` (fan-out path). Anything that does not fit is poison. Pure.
  */
-export function decodeMessage<S extends EventSchemas>(body: string, schemas: S): ConsumedEvent<S> {
+export function decodeMessage<S extends EventSchemas>(body: string, schemas: S, options: DecodeOptions = {}): ConsumedEvent<S> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -39,6 +47,9 @@ export function decodeMessage<S extends EventSchemas>(body: string, schemas: S):
   // must be the same, or a function allowed to put one service's events could pass off another's.
   if (isEventBridgeEvent(parsed) && parsed.source !== envelope.source) {
     throw new PoisonMessageError(`event ${envelope.type} ${envelope.id} was put on the bus with source ${String(parsed.source)}, but the event says ${envelope.source}: forged or misrouted`, envelope.id);
+  }
+  if (options.sources && !options.sources.includes(envelope.source)) {
+    throw new PoisonMessageError(`event ${envelope.type} ${envelope.id} is from source ${envelope.source}, which this consumer does not subscribe to (it takes ${options.sources.join(', ')})`, envelope.id);
   }
   const entry = schemas[envelope.type];
   if (entry === undefined) {

@@ -59,7 +59,7 @@ export interface DecodedMessage<M> {
 /** Any kind of message: how it is read, and what applying it does. */
 export interface MessageConsumerDefinition<M> {
   /** Reads a message body; throws `PoisonMessageError` for one that can never be processed. */
-  readonly decode: (body: string) => DecodedMessage<M>;
+  readonly decode: (body: string, config: ConsumerConfig) => DecodedMessage<M>;
   /** Applies one message; throw to retry with backoff, throw a poison error to dead-letter at once. */
   readonly apply: (message: M, context: ConsumerContext) => Promise<void>;
   /** @default 'inbox' */
@@ -107,8 +107,9 @@ export function defineConsumer<S extends EventSchemas>(
   const privacy = definition.privacy;
   return defineMessageConsumer<ConsumedEvent<S>>(
     {
-      decode: (body) => {
-        const event = decodeMessage(body, definition.events);
+      decode: (body, config) => {
+        const sources = config[CONSUMER_ENV.eventSources];
+        const event = decodeMessage(body, definition.events, sources ? { sources } : {});
         // The digest is of the event as sent (personal fields still sealed): no digest of personal data.
         return { message: event, id: event.id, digest: digestOf([event.source, event.type, event.subject, event.sequence, event.dataversion, event.data]), describe: { eventId: event.id, type: event.type } };
       },
@@ -209,7 +210,7 @@ export function defineMessageConsumer<M>(
           return;
         }
       }
-      const decoded = definition.decode(record.body);
+      const decoded = definition.decode(record.body, config);
       described = decoded.describe;
       await applyOnce({ id: decoded.id, digest: decoded.digest }, decoded, { attempt, logger, lambdaContext, inbox: claimOf(decoded) });
       logger.debug('message applied', { ...described, attempt });

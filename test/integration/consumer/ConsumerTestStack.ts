@@ -7,6 +7,8 @@ import { TransactionalOutbox } from '../../../lib/constructs/TransactionalOutbox
 import { CIRCUIT_TEST_SOURCE } from './circuitEvents';
 
 export const TEST_SOURCE = 'test.consumers';
+/** The legacy consumer's subscription: none of the outbox's events, only what the tests send it. */
+export const LEGACY_TEST_SOURCE = `${TEST_SOURCE}.legacy`;
 
 /** Test-only: an outbox with one ordered and one fan-out consumer running the effect handler, and a fan-out one with a circuit breaker. */
 export class ConsumerTestStack extends Stack {
@@ -35,7 +37,7 @@ export class ConsumerTestStack extends Stack {
     const legacy = new EventConsumer(this, 'Legacy', {
       ...common,
       environment: { ...common.environment, EFFECT_MODE: 'powertools' },
-      source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [`${TEST_SOURCE}.legacy`] } },
+      source: { kind: 'fanout', bus: outbox.bus, pattern: { source: [LEGACY_TEST_SOURCE] } },
     });
     // A third one calls a fake downstream through a circuit breaker (circuitHandler.ts). The short
     // cool-down keeps the test quick: it invokes the closer directly instead of awaiting its schedule.

@@ -33,6 +33,7 @@ export class SagaTestStack extends Stack {
       entry: 'test/integration/saga/transferSagaHandler.ts',
       definition: transferSaga,
       eventBus: ledger.bus,
+      eventSources: [LEDGER_SOURCE],
       commandQueues: { ledger: commands },
       timeout: Duration.seconds(5),
       backoffBase: Duration.seconds(1),
