@@ -81,6 +81,12 @@ describe('the coffee shop, end to end on the local cloud', () => {
     expect(malformed.body.message).toMatch(/lines\.0\.product/);
     expect(malformed.body.message).toMatch(/lines\.0\.quantity/);
     expect(await shop.placeOrder('{"orderId":')).toMatchObject({ status: 400, body: { error: 'InvalidJson' } });
+    // A body over the limit is refused before it is parsed, even a valid order padded with whitespace;
+    // nothing was written: the id is still free for another order.
+    const hugeId = unique('huge');
+    const padded = JSON.stringify({ orderId: hugeId, lines: [{ product: 'latte' }] }) + ' '.repeat(9_000);
+    expect(await shop.placeOrder(padded)).toMatchObject({ status: 413, body: { error: 'PayloadTooLarge', message: expect.stringMatching(/is 90\d\d bytes; at most 8192 are accepted/) } });
+    expect(await shop.placeOrder({ orderId: hugeId, lines: [{ product: 'espresso', quantity: 2 }] })).toMatchObject({ status: 201, body: { status: 'placed' } });
     expect(await shop.cancel('no-such-order')).toMatchObject({ status: 404, body: { error: 'OrderNotFound' } });
     expect(await shop.cancel('x')).toMatchObject({ status: 400, body: { error: 'InvalidPath' } });
     expect(await shop.boardRow(unique('never'))).toMatchObject({ status: 404 });

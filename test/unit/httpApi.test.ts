@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { InvalidSnapshotError } from '../../functions/toolkit/eventsource';
-import { HttpError, httpApi } from '../../functions/toolkit/http/httpApi';
+import { HttpError, httpApi, MAX_BODY_BYTES } from '../../functions/toolkit/http/httpApi';
 import { CommitTooLargeError, TransactionConflictError } from '../../functions/toolkit/outbox';
 import { SubjectErasedError } from '../../functions/toolkit/privacy/errors';
 
@@ -29,5 +29,29 @@ describe('httpApi: what a failure tells the caller', () => {
   it('keeps a domain rejection’s own status, and says nothing of internals on an unexpected error', async () => {
     expect(await answer(new HttpError(409, 'Conflict', 'changed meanwhile'))).toMatchObject({ status: 409, body: { error: 'Conflict' } });
     expect(await answer(new Error('socket hang up at 10.0.0.1'))).toMatchObject({ status: 500, body: { error: 'InternalError', message: 'the request failed; it is safe to retry' } });
+  });
+});
+
+describe('httpApi: bounded request bodies', () => {
+  const echo = httpApi({ 'POST /things': async (event) => ({ statusCode: 200, body: JSON.stringify({ bytes: Buffer.byteLength(event.body ?? '') }) }) });
+  const post = (body: string, isBase64Encoded = false) => echo({ ...request('POST /things'), body, isBase64Encoded });
+  /** A JSON body of exactly `bytes` bytes (UTF-8), of `char` repeated. */
+  const bodyOf = (bytes: number, char = 'a') => JSON.stringify({ text: char.repeat(Math.floor((bytes - 11) / Buffer.byteLength(char))) }).padEnd(bytes, ' ');
+
+  it(`refuses a body over ${MAX_BODY_BYTES} bytes with a 413 that says the limit, before any route runs`, async () => {
+    // act: one byte over, in plain text and base64-encoded; and far over in multi-byte characters
+    const responses = await Promise.all([post(bodyOf(MAX_BODY_BYTES + 1)), post(Buffer.from(bodyOf(MAX_BODY_BYTES + 1)).toString('base64'), true), post(bodyOf(MAX_BODY_BYTES * 4, '𝄞'))]);
+
+    // assert
+    for (const response of responses) {
+      expect(response.statusCode).toBe(413);
+      expect(JSON.parse(response.body)).toEqual({ error: 'PayloadTooLarge', message: expect.stringMatching(new RegExp(`the request body is \\d+ bytes; at most ${MAX_BODY_BYTES} are accepted`)) });
+    }
+  });
+
+  it('lets a body of exactly the limit through, counted in bytes not characters', async () => {
+    expect(Buffer.byteLength(bodyOf(MAX_BODY_BYTES))).toBe(MAX_BODY_BYTES);
+    expect((await post(bodyOf(MAX_BODY_BYTES))).statusCode).toBe(200);
+    expect((await post(Buffer.from(bodyOf(MAX_BODY_BYTES)).toString('base64'), true)).statusCode).toBe(200);
   });
 });
