@@ -189,19 +189,21 @@ export class LiveUpdates extends Construct {
       },
     });
     grantConnectionsTable(this.pushFunction, this.connectionsTable, this.key, ['dynamodb:Scan', 'dynamodb:DeleteItem']);
-    // PostToConnection on this stage's connections only (DeleteConnection is not needed: a gone
-    // connection is deleted from the table, API Gateway has already closed it).
-    const manageConnections = stack.formatArn({
-      service: 'execute-api',
-      resource: this.api.apiId,
-      resourceName: `${stageName}/POST/@connections/*`,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    });
-    iam.Grant.addToPrincipal({ grantee: this.pushFunction, actions: ['execute-api:ManageConnections'], resourceArns: [manageConnections] });
-    Validations.of(this.pushFunction.role!).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(manageConnections))}]`,
-      reason: 'Connection ids are only known at run time: the wildcard is limited to POST (PostToConnection) on the @connections of this API\'s one stage.',
-    });
+    // PostToConnection, and DeleteConnection (to close a connection that keeps failing while the
+    // others take the pushes), on this stage's connections only.
+    for (const method of ['POST', 'DELETE'] as const) {
+      const manageConnections = stack.formatArn({
+        service: 'execute-api',
+        resource: this.api.apiId,
+        resourceName: `${stageName}/${method}/@connections/*`,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      });
+      iam.Grant.addToPrincipal({ grantee: this.pushFunction, actions: ['execute-api:ManageConnections'], resourceArns: [manageConnections] });
+      Validations.of(this.pushFunction.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(manageConnections))}]`,
+        reason: `Connection ids are only known at run time: the wildcard is limited to ${method} (${method === 'POST' ? 'PostToConnection' : 'DeleteConnection'}) on the @connections of this API's one stage.`,
+      });
+    }
 
     this.eventSourceMapping = streamMapping(this, 'PushMapping', {
       fn: this.pushFunction,

@@ -162,13 +162,13 @@ describe('LiveUpdates with its defaults', () => {
       );
     });
 
-    it('the push function may post to this stage\'s connections only, scan and delete connections, read the stream and dead-letter', () => {
-      const manageConnections = {
-        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':', { Ref: logicalIdOf(stack, live.api) }, '/live/POST/@connections/*']],
-      };
+    it('the push function may post to and close this stage\'s connections only, scan and delete connections, read the stream and dead-letter', () => {
+      const manageConnections = (method: string) => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':', { Ref: logicalIdOf(stack, live.api) }, `/live/${method}/@connections/*`]],
+      });
       expect(permissionsOf(template, stack, live.pushFunction.role)).toEqual(
         permissionSet(
-          allow(['execute-api:ManageConnections'], manageConnections),
+          allow(['execute-api:ManageConnections'], [manageConnections('POST'), manageConnections('DELETE')]),
           allow(['dynamodb:Scan', 'dynamodb:DeleteItem'], stack.resolve(live.connectionsTable.tableArn)),
           allow(keyActions, stack.resolve(live.key.keyArn)),
           allow(['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], stack.resolve(board.tableStreamArn)),

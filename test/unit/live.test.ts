@@ -1,4 +1,4 @@
-import { GoneException, ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteConnectionCommand, GoneException, ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,11 @@ class ScriptedPusher implements ConnectionPusher {
     if (answer instanceof Error) throw answer;
     if (answer === 'sent') this.posts.push({ connectionId, data });
     return answer;
+  }
+
+  readonly closed: string[] = [];
+  async close(connectionId: string): Promise<void> {
+    this.closed.push(connectionId);
   }
 
   receivedBy(connectionId: string): number[] {
@@ -149,7 +154,7 @@ describe('fanOut: every message to every connection', () => {
 
     // assert
     for (const id of ids) expect(pusher.receivedBy(id), id).toEqual([1, 2, 3]);
-    expect(result).toEqual({ connections: 25, sent: 75, gone: 0, goneNotRemoved: 0, failed: 0, firstFailedIndex: undefined, errorNames: [] });
+    expect(result).toEqual({ connections: 25, sent: 75, gone: 0, goneNotRemoved: 0, failed: 0, dropped: 0, firstFailedIndex: undefined, errorNames: [] });
     expect(pusher.maxInFlight).toBeLessThanOrEqual(4);
     expect(pusher.maxInFlight).toBeGreaterThan(1);
   });
@@ -178,7 +183,7 @@ describe('fanOut: every message to every connection', () => {
     expect(result).toMatchObject({ gone: 1, goneNotRemoved: 1, failed: 0, firstFailedIndex: undefined, errorNames: ['ProvisionedThroughputExceededException'] });
   });
 
-  it('given other failures, then the earliest failed message is reported, the failing connection stops there, and the others get everything', async () => {
+  it('given connections that fail while others take the messages, then they are closed and removed (their clients reconnect and reload), and the batch does not fail', async () => {
     // arrange: "slow" fails on its 3rd message, "flaky" on its 2nd
     const store = await storeWith(['ok', 'slow', 'flaky']);
     const pusher = new ScriptedPusher((id, _data, nth) => ((id === 'slow' && nth === 2) || (id === 'flaky' && nth === 1) ? throttled() : 'sent'));
@@ -186,12 +191,43 @@ describe('fanOut: every message to every connection', () => {
     // act
     const result = await fanOut([message(1), message(2), message(3), message(4)], { store, pusher, maxConcurrency: 3 });
 
-    // assert
-    expect(result).toMatchObject({ connections: 3, failed: 2, gone: 0, firstFailedIndex: 1, errorNames: ['LimitExceededException'] });
+    // assert: no retry of the batch for everyone; the failing connections stopped where they failed, then were dropped
+    expect(result).toMatchObject({ connections: 3, failed: 2, dropped: 2, gone: 0, firstFailedIndex: undefined, errorNames: ['LimitExceededException'] });
     expect(pusher.receivedBy('ok')).toEqual([1, 2, 3, 4]);
     expect(pusher.receivedBy('slow')).toEqual([1, 2]);
     expect(pusher.receivedBy('flaky')).toEqual([1]);
-    expect(store.connections.size).toBe(3);
+    expect(pusher.closed.sort()).toEqual(['flaky', 'slow']);
+    expect([...store.connections.keys()]).toEqual(['ok']);
+  });
+
+  it('given a failing connection that cannot be closed or removed, then it is still dropped from this push, counted, and the batch does not fail', async () => {
+    // arrange
+    const store = await storeWith(['ok', 'stuck']);
+    const pusher = new ScriptedPusher((id) => (id === 'stuck' ? throttled() : 'sent'));
+    pusher.close = async () => {
+      throw Object.assign(new Error('boom'), { name: 'InternalServerError' });
+    };
+
+    // act
+    const result = await fanOut([message(1)], { store, pusher, maxConcurrency: 2 });
+
+    // assert: removed from the table all the same (its client no longer gets pushes; the TTL would end it anyway)
+    expect(result).toMatchObject({ failed: 1, dropped: 1, firstFailedIndex: undefined, errorNames: ['InternalServerError', 'LimitExceededException'] });
+    expect([...store.connections.keys()]).toEqual(['ok']);
+  });
+
+  it('given every connection failing (the @connections API throttled or down), then nothing is dropped and the earliest failed message is reported, to retry the batch from it', async () => {
+    // arrange: "a" fails on its 2nd message, "b" on its 1st
+    const store = await storeWith(['a', 'b']);
+    const pusher = new ScriptedPusher((id, _data, nth) => ((id === 'a' && nth === 1) || id === 'b' ? throttled() : 'sent'));
+
+    // act
+    const result = await fanOut([message(1), message(2)], { store, pusher, maxConcurrency: 2 });
+
+    // assert
+    expect(result).toMatchObject({ connections: 2, failed: 2, dropped: 0, firstFailedIndex: 0 });
+    expect(pusher.closed).toEqual([]);
+    expect(store.connections.size).toBe(2);
   });
 
   it('given no messages, then no connection is read or posted to', async () => {
@@ -244,6 +280,17 @@ describe('ApiGatewayConnectionPusher', () => {
       throw Object.assign(new Error('Forbidden'), { name: 'ForbiddenException', $metadata: { httpStatusCode: 403 } });
     });
     await expect(pusher.post('abc=', '{}')).rejects.toThrow('Forbidden');
+  });
+
+  it('closes a connection with DeleteConnection; one already gone is closed', async () => {
+    const { pusher, sent } = pusherAnswering(async () => ({}));
+    await pusher.close('abc=');
+    expect(sent[0]).toBeInstanceOf(DeleteConnectionCommand);
+    expect(sent[0]!.input.ConnectionId).toBe('abc=');
+    const gone = pusherAnswering(async () => {
+      throw new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } });
+    });
+    await expect(gone.pusher.close('abc=')).resolves.toBeUndefined();
   });
 });
 

@@ -1,8 +1,8 @@
-import { GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteConnectionCommand, GoneException, PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { ConnectionPusher } from './ports';
 
 /**
- * PostToConnection through the stage's `@connections` API. The client's `endpoint` must be the
+ * PostToConnection (and DeleteConnection) through the stage's `@connections` API. The client's `endpoint` must be the
  * stage's callback URL (`https://<api-id>.execute-api.<region>.amazonaws.com/<stage>`).
  */
 export class ApiGatewayConnectionPusher implements ConnectionPusher {
@@ -17,6 +17,14 @@ export class ApiGatewayConnectionPusher implements ConnectionPusher {
     } catch (error) {
       if (isGone(error)) return 'gone';
       throw error;
+    }
+  }
+
+  async close(connectionId: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    } catch (error) {
+      if (!isGone(error)) throw error;
     }
   }
 }

@@ -17,9 +17,17 @@ export interface FanOutResult {
   readonly gone: number;
   /** Gone connections whose item could not be deleted (the next push or the TTL removes them). */
   readonly goneNotRemoved: number;
-  /** Connections that failed with any other error. */
+  /** Connections that failed with any other error (after the SDK's retries). */
   readonly failed: number;
-  /** The earliest message some connection failed on, to retry from; `undefined` if none failed. */
+  /**
+   * Failed connections closed and removed because other connections took the messages: one client's
+   * failure never makes the batch retry for everyone. Their clients reconnect and reload.
+   */
+  readonly dropped: number;
+  /**
+   * When every connection tried failed (the `@connections` API throttled or down): the earliest
+   * message some connection failed on, to retry the batch from. `undefined` otherwise.
+   */
   readonly firstFailedIndex: number | undefined;
   /** Names of the errors (never their messages, which may quote data). */
   readonly errorNames: readonly string[];
@@ -38,9 +46,12 @@ export interface FanOutDependencies {
  * concurrently, at most `maxConcurrency` at once, page by page.
  *
  * A connection that answers Gone is deleted and skipped: a client that left is never a failure. Any
- * other error stops that connection's messages and is reported as `firstFailedIndex`, so the caller
- * retries from there (clients that already got a message then get it again, which they ignore by
- * its revision). A failure to list the connections throws.
+ * other error stops that connection's messages. If other connections took them, the failing ones are
+ * closed and removed (their clients reconnect and reload a snapshot), and the batch succeeds: one
+ * client never makes it retry for everyone. If every connection failed, nothing is dropped and the
+ * earliest failed message is reported as `firstFailedIndex`, so the caller retries from there
+ * (clients that already got a message then get it again, which they ignore by its revision). A
+ * failure to list the connections throws.
  */
 export async function fanOut(messages: readonly OutgoingMessage[], { store, pusher, maxConcurrency }: FanOutDependencies): Promise<FanOutResult> {
   let connections = 0;
@@ -48,9 +59,14 @@ export async function fanOut(messages: readonly OutgoingMessage[], { store, push
   let gone = 0;
   let goneNotRemoved = 0;
   let failed = 0;
+  let dropped = 0;
   let firstFailedIndex: number | undefined;
+  /** Connections that took every message, or left: proof that the push itself works. */
+  let healthy = 0;
+  const failing: string[] = [];
   const errorNames = new Set<string>();
-  if (messages.length === 0) return { connections, sent, gone, goneNotRemoved, failed, firstFailedIndex, errorNames: [] };
+  const noteError = (error: unknown) => errorNames.add(error instanceof Error ? error.name : typeof error);
+  if (messages.length === 0) return { connections, sent, gone, goneNotRemoved, failed, dropped, firstFailedIndex, errorNames: [] };
 
   const pushTo = async (connectionId: string): Promise<void> => {
     for (const [index, message] of messages.entries()) {
@@ -59,29 +75,43 @@ export async function fanOut(messages: readonly OutgoingMessage[], { store, push
         outcome = await pusher.post(connectionId, message.data);
       } catch (error) {
         failed++;
+        failing.push(connectionId);
         firstFailedIndex = Math.min(firstFailedIndex ?? index, index);
-        errorNames.add(error instanceof Error ? error.name : typeof error);
+        noteError(error);
         return;
       }
       if (outcome === 'gone') {
         gone++;
+        healthy++;
         try {
           await store.remove(connectionId);
         } catch (error) {
           // Not a failure of the push: the connection is gone either way, and its item is removed by
           // the next push that meets it or by the TTL. Counted and logged by the caller.
           goneNotRemoved++;
-          errorNames.add(error instanceof Error ? error.name : typeof error);
+          noteError(error);
         }
         return;
       }
       sent++;
     }
+    healthy++;
+  };
+
+  /** Closes and forgets a failing connection; each step best-effort (the TTL ends it anyway). */
+  const drop = async (connectionId: string): Promise<void> => {
+    dropped++;
+    await pusher.close(connectionId).catch(noteError);
+    await store.remove(connectionId).catch(noteError);
   };
 
   for await (const page of store.pages()) {
     connections += page.length;
     await forEachWithConcurrency(page, maxConcurrency, pushTo);
   }
-  return { connections, sent, gone, goneNotRemoved, failed, firstFailedIndex, errorNames: [...errorNames].sort() };
+  if (failing.length > 0 && healthy > 0) {
+    await forEachWithConcurrency(failing, maxConcurrency, drop);
+    firstFailedIndex = undefined;
+  }
+  return { connections, sent, gone, goneNotRemoved, failed, dropped, firstFailedIndex, errorNames: [...errorNames].sort() };
 }

@@ -22,4 +22,6 @@ export interface ConnectionStore {
  */
 export interface ConnectionPusher {
   post(connectionId: string, data: string): Promise<'sent' | 'gone'>;
+  /** Closes the connection (its client reconnects and reloads); one already gone is closed. */
+  close(connectionId: string): Promise<void>;
 }

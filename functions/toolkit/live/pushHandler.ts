@@ -21,8 +21,9 @@ const kind = config[LIVE_ENV.messageKind];
 
 /**
  * Read-model stream (NEW_IMAGE, INSERT/MODIFY) → every open WebSocket connection, in order. Gone
- * clients are removed, never a failure; any other push failure reports the first record not
- * delivered everywhere, so the batch is retried from it. Logs counts, never payloads.
+ * clients are removed, never a failure; a connection that fails while others take the messages is
+ * closed and removed (its client reconnects and reloads). Only when every connection fails is the
+ * batch retried, from the first record not delivered. Logs counts, never payloads.
  */
 export const handler = withApiCallLog(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
   const { messages, skipped, poison } = readStreamRecords(event.Records, kind);
@@ -33,10 +34,11 @@ export const handler = withApiCallLog(async (event: DynamoDBStreamEvent): Promis
   const result = await fanOut(messages, { store, pusher, maxConcurrency: config[LIVE_ENV.maxConcurrency] });
   const counts = { records: event.Records.length, messages: messages.length, skipped, poison: poison.length, ...result };
   if (result.firstFailedIndex === undefined) {
-    logger.info('pushed', counts);
+    if (result.dropped > 0) logger.warn('pushed; connections that failed were closed (their clients reconnect and reload)', counts);
+    else logger.info('pushed', counts);
     return { batchItemFailures: [] };
   }
   const failedRecord = messages[result.firstFailedIndex]!;
-  logger.error('push failed; the batch is retried from the first record not delivered everywhere', { ...counts, firstFailedSequenceNumber: failedRecord.id });
+  logger.error('push failed on every connection; the batch is retried from the first record not delivered', { ...counts, firstFailedSequenceNumber: failedRecord.id });
   return { batchItemFailures: [{ itemIdentifier: failedRecord.id }] };
 });
