@@ -251,6 +251,12 @@ describe('CoffeeShopStack', () => {
       expect(synth.resources[accessLogs.DestinationArn['Fn::GetAtt'][0]]!.Type).toBe('AWS::Logs::LogGroup');
       expect(JSON.parse(accessLogs.Format)).toMatchObject({ requestId: '$context.requestId', route: '$context.routeKey', status: '$context.status' });
     });
+
+    it('throttles every route of every stage (50 requests/s, bursts of 100): API load cannot take the account’s concurrency from the relays', () => {
+      const stages = synth.idsOfType('AWS::ApiGatewayV2::Stage').map((id) => synth.resources[id]!.Properties);
+      expect(stages.length).toBeGreaterThan(1); // the HTTP API's and the live updates' WebSocket stage
+      for (const stage of stages) expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    });
   });
 
   describe('IAM least privilege', () => {

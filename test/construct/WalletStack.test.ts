@@ -294,6 +294,12 @@ describe('WalletStack', () => {
         'GET /transfers/{transferId}': idOf(transfersApi),
       });
     });
+
+    it('throttles every route of every stage (50 requests/s, bursts of 100): API load cannot take the account’s concurrency from the relays', () => {
+      const stages = idsOfType('AWS::ApiGatewayV2::Stage').map((id) => resources[id]!.Properties);
+      expect(stages.length).toBeGreaterThan(0);
+      for (const stage of stages) expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    });
   });
 
   describe('IAM least privilege', () => {
