@@ -84,8 +84,9 @@ export interface EventConsumerProps {
   /** What the alarms do (e.g. an SNS topic action). @default none: the alarms are still created */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
   /**
-   * The key that encrypts the queues and the idempotency table.
-   * @default ordered: the outbox's key; fan-out: a new key with rotation on
+   * The key that encrypts the idempotency table, and the queues of an ordered or command consumer (a
+   * fan-out consumer's queues, written by EventBridge, always get a key of their own: `queueKey`).
+   * @default ordered: the outbox's key; otherwise a new key with rotation on
    */
   readonly encryptionKey?: kms.IKey;
   /** Of the idempotency table and of a new key. @default RemovalPolicy.RETAIN */
@@ -136,8 +137,13 @@ export class EventConsumer extends Construct {
   public readonly idempotencyTable: dynamodb.Table;
   /** How long message ids are remembered, and why that long. */
   public readonly dedupWindow: Duration | 'forever';
-  /** Encrypts the queues and the idempotency table. */
+  /** Encrypts the idempotency table, and the queues of an ordered or command consumer. */
   public readonly key: kms.IKey;
+  /**
+   * Encrypts the queues. A fan-out consumer's queue is written by EventBridge, which its key policy
+   * lets use the key: a key of its own then, that encrypts nothing else (`key` otherwise).
+   */
+  public readonly queueKey: kms.IKey;
   /** The function's mapping on `queue`: partial batch failures, bounded concurrency. */
   public readonly eventSourceMapping: lambda.EventSourceMapping;
   public readonly deadLetterAlarm: cloudwatch.Alarm;
@@ -165,13 +171,17 @@ export class EventConsumer extends Construct {
       props.encryptionKey ??
       (source.kind === 'ordered'
         ? source.outbox.key
-        : new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Encrypts the queues and state table of ${this.node.path}`, removalPolicy }));
+        : new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Encrypts the state table${source.kind === 'fanout' ? '' : ' and the queues'} of ${this.node.path}`, removalPolicy }));
+    this.queueKey =
+      source.kind === 'fanout'
+        ? new kms.Key(this, 'QueueKey', { enableKeyRotation: true, description: `Encrypts the queues of ${this.node.path}, which EventBridge writes to`, removalPolicy })
+        : this.key;
 
     // FIFO queues get a physical name: it must end in `.fifo` (and the local emulator keys FIFO on it).
     const fifoBaseName = ordered ? Names.uniqueResourceName(this, { maxLength: QUEUE_NAME_MAX_LENGTH - '-dlq.fifo'.length }) : undefined;
     const queueDefaults: sqs.QueueProps = {
       encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
+      encryptionMasterKey: this.queueKey,
       enforceSSL: true,
       ...(ordered ? { fifo: true } : {}),
     };
@@ -227,6 +237,8 @@ export class EventConsumer extends Construct {
       resourceArns: [this.idempotencyTable.tableArn],
     });
     this.key.grant(this.function, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+    // Receive from the queue (its own dead-letter queue is granted with the send below).
+    if (this.queueKey !== this.key) this.queueKey.grant(this.function, 'kms:Decrypt');
     // The mapping's poller (ReceiveMessage, DeleteMessage, GetQueueAttributes) and the handler's
     // backoff (ChangeMessageVisibility). Declared here rather than with SqsEventSource, whose grant
     // adds sqs:GetQueueUrl, which neither needs.

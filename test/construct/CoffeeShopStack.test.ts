@@ -28,7 +28,7 @@ import { CounterService } from '../../lib/stacks/coffee/CounterService';
 import { OrdersService } from '../../lib/stacks/coffee/OrdersService';
 import { CoffeeShopStack } from '../../lib/stacks/CoffeeShopStack';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
-import { allow, permissionSet, permissionsOf, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, eventBridgeKeysSharedBeyondItsQueues, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 import { AlarmProps, FunctionProps, GetAtt, IntegrationProps, MappingProps, PolicyProps, QueueProps, Ref, Resources, RouteProps, RuleProps } from './support/templateShapes';
@@ -263,6 +263,10 @@ describe('CoffeeShopStack', () => {
     const serviceTableArns = () => Object.values(outboxes).map((outbox) => arnOf(stack, outbox.table));
     const onServiceTables = (permissions: Permission[]) =>
       permissions.filter((p) => p.action.startsWith('dynamodb:') && serviceTableArns().some((arn) => JSON.stringify(arn) === JSON.stringify(p.resource)));
+
+    it('lets EventBridge use only keys that encrypt the queues its rules write to, and nothing else', () => {
+      expect(eventBridgeKeysSharedBeyondItsQueues(synth.template)).toEqual([]);
+    });
 
     it('lets no one put events on a bus except under an `events:source` condition (a relay puts only its own service’s events)', () => {
       expect(putEventsWithoutSource(synth.template)).toEqual([]);

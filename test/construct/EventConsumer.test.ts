@@ -93,6 +93,8 @@ function consumerPermissions(stack: Stack, consumer: EventConsumer, key: kms.IKe
     allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], stack.resolve(consumer.queue.queueArn)),
     allow(['sqs:SendMessage'], stack.resolve(consumer.deadLetterQueue.queueArn)),
     allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'], stack.resolve(key.keyArn)),
+    // A fan-out consumer's queues have a key of their own: receive, and send to its dead-letter queue.
+    consumer.queueKey === key ? [] : allow(['kms:Decrypt', 'kms:GenerateDataKey'], stack.resolve(consumer.queueKey.keyArn)),
   );
 }
 
@@ -264,12 +266,13 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
       });
     });
 
-    it('lets EventBridge use the key only for rules of this account (aws:SourceAccount)', () => {
-      const keyPolicy = propertiesOf(template, stack, consumer.key).KeyPolicy.Statement as Record<string, any>[];
-      const forEventBridge = keyPolicy.filter((statement) => statement.Principal?.Service === 'events.amazonaws.com');
+    it('lets EventBridge use the queues’ key only, for rules of this account (aws:SourceAccount), and not the state table’s', () => {
+      const forEventBridge = (key: kms.IKey) => (propertiesOf(template, stack, key).KeyPolicy.Statement as Record<string, any>[]).filter((statement) => statement.Principal?.Service === 'events.amazonaws.com');
 
-      expect(forEventBridge).toHaveLength(1);
-      expect(forEventBridge[0]).toMatchObject({
+      expect(consumer.queueKey).not.toBe(consumer.key);
+      expect(forEventBridge(consumer.key)).toEqual([]);
+      expect(forEventBridge(consumer.queueKey)).toHaveLength(1);
+      expect(forEventBridge(consumer.queueKey)[0]).toMatchObject({
         Effect: 'Allow',
         Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
       });
@@ -325,11 +328,13 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
       expect(propertiesOf(template, stack, consumer.function).Timeout).toBe(20);
     });
 
-    it('are all three encrypted with a new key with rotation on, and accept TLS only', () => {
-      expect(propertiesOf(template, stack, consumer.key)).toMatchObject({ EnableKeyRotation: true });
-      expect(resourceOf(template, stack, consumer.key).DeletionPolicy).toBe('Retain');
+    it('are all three encrypted with a new key of their own with rotation on, and accept TLS only', () => {
+      for (const key of [consumer.key, consumer.queueKey]) {
+        expect(propertiesOf(template, stack, key)).toMatchObject({ EnableKeyRotation: true });
+        expect(resourceOf(template, stack, key).DeletionPolicy).toBe('Retain');
+      }
       for (const queue of queues) {
-        expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(consumer.key.keyArn));
+        expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(consumer.queueKey.keyArn));
         expectTlsOnlyPolicy(template, logicalIdOf(stack, queue));
       }
     });
@@ -391,7 +396,7 @@ describe('EventConsumer, fan-out from a bus, with options', () => {
 });
 
 describe('EventConsumer options', () => {
-  it('encrypts everything with the key given instead of a new one', () => {
+  it('encrypts the state table with the key given, and the queues EventBridge writes to with a key of their own', () => {
     // Arrange
     const stack = newStack();
     const key = new kms.Key(stack, 'SharedKey', { enableKeyRotation: true });
@@ -402,9 +407,9 @@ describe('EventConsumer options', () => {
     // Assert
     const template = Template.fromStack(stack);
     expect(consumer.key).toBe(key);
-    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.resourceCountIs('AWS::KMS::Key', 2);
     for (const queue of [consumer.queue, consumer.deadLetterQueue, consumer.ruleDeadLetterQueue!]) {
-      expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(key.keyArn));
+      expect(propertiesOf(template, stack, queue).KmsMasterKeyId).toEqual(stack.resolve(consumer.queueKey.keyArn));
     }
     expect(propertiesOf(template, stack, consumer.idempotencyTable).SSESpecification.KMSMasterKeyId).toEqual(stack.resolve(key.keyArn));
   });

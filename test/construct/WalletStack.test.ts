@@ -21,7 +21,7 @@ import { ToolkitFunction } from '../../lib/constructs/ToolkitFunction';
 import { DEFAULT_RELAY_ENTRY, TransactionalOutbox } from '../../lib/constructs/TransactionalOutbox';
 import { WalletStack } from '../../lib/stacks/WalletStack';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
-import { allow, permissionSet, permissionsOf, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
+import { allow, permissionSet, permissionsOf, eventBridgeKeysSharedBeyondItsQueues, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
 import { projectApp } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 import { AlarmProps, FunctionProps, GetAtt, IntegrationProps, MappingProps, PolicyProps, QueueProps, Ref, Resources, RouteProps, RuleProps, TableProps } from './support/templateShapes';
@@ -306,6 +306,10 @@ describe('WalletStack', () => {
     /** The tables of the services (wallet, fraud, saga instances) and the holders' key table. */
     const serviceTables = () => [wallet.table, fraud.table, transfers.table, holders.keyTable].map(arn);
     const onServiceTables = (permissions: Permission[]) => permissions.filter((p) => p.action.startsWith('dynamodb:') && serviceTables().some((a) => same(a, p.resource)));
+
+    it('lets EventBridge use only keys that encrypt the queues its rules write to, and nothing else', () => {
+      expect(eventBridgeKeysSharedBeyondItsQueues(template)).toEqual([]);
+    });
 
     it('lets no one put events on a bus except under an `events:source` condition (a relay puts only its own service’s events)', () => {
       expect(putEventsWithoutSource(template)).toEqual([]);

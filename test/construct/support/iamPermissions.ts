@@ -124,6 +124,40 @@ export function putEventsWithoutSource(template: Template): string[] {
   return found;
 }
 
+/**
+ * Keys whose policy lets EventBridge use them that also encrypt something EventBridge does not write
+ * (a table, or a queue that is neither a rule's target nor such a target's dead-letter queue):
+ * `<key id>: <resource id>`. A rule's queue needs its key to allow `events.amazonaws.com`; that key
+ * should encrypt nothing else.
+ */
+export function eventBridgeKeysSharedBeyondItsQueues(template: Template): string[] {
+  const resources = template.toJSON().Resources as Record<string, CfnResourceJson>;
+  const keys = Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::KMS::Key' && statementsIn(r.Properties).some((st) => JSON.stringify(st.Principal ?? '').includes('events.amazonaws.com')))
+    .map(([id]) => id);
+  const ruleTargets = new Set(
+    Object.values(resources)
+      .filter((r) => r.Type === 'AWS::Events::Rule')
+      .flatMap((r) => asArray(r.Properties?.Targets as Array<{ Arn?: unknown; DeadLetterConfig?: { Arn?: unknown } }>))
+      .flatMap((target) => [target.Arn, target.DeadLetterConfig?.Arn])
+      .map((arn) => JSON.stringify(arn)),
+  );
+  // A target queue's own dead-letter queue holds the same messages: it may share the key.
+  for (const [id, resource] of Object.entries(resources)) {
+    const deadLetterTarget = (resource.Properties?.RedrivePolicy as { deadLetterTargetArn?: unknown } | undefined)?.deadLetterTargetArn;
+    if (resource.Type === 'AWS::SQS::Queue' && deadLetterTarget !== undefined && ruleTargets.has(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }))) ruleTargets.add(JSON.stringify(deadLetterTarget));
+  }
+  const found: string[] = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    const uses = JSON.stringify(resource.Type === 'AWS::SQS::Queue' ? resource.Properties?.KmsMasterKeyId : resource.Type === 'AWS::DynamoDB::Table' ? resource.Properties?.SSESpecification : undefined) ?? '';
+    const key = keys.find((k) => uses.includes(`"${k}"`));
+    if (!key) continue;
+    if (resource.Type === 'AWS::SQS::Queue' && ruleTargets.has(JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }))) continue;
+    found.push(`${key}: ${resource.Type} ${id}`);
+  }
+  return found;
+}
+
 function statementsIn(value: unknown): Statement[] {
   if (Array.isArray(value)) return value.flatMap(statementsIn);
   if (typeof value !== 'object' || value === null) return [];
