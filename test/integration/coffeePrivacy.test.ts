@@ -27,6 +27,10 @@ beforeAll(() => {
   shop = new CoffeeClient(localApiUrl(coffee.ApiId!));
 });
 
+/** The events committed for an aggregate of the orders service (its outbox log), in order. */
+const committedEvents = (aggregateId: string) =>
+  ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(aggregateId) }), ConsistentRead: true }));
+
 /** What the barista's queue (an ordered consumer that opens the customer's name) recorded of an order. */
 const baristaQueued = async (orderId: string): Promise<{ customer?: string } | undefined> => {
   const { Item } = await ddb.send(new GetItemCommand({ TableName: coffee.BaristaTableName, Key: marshall(queueKey(orderId)), ConsistentRead: true }));
@@ -46,7 +50,7 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     await eventually(() => baristaQueued(orderId), (q) => q?.customer === 'known', { what: 'the order queued at the barista, the customer known' });
 
     // assert 1: the committed event holds the customer only sealed
-    const log = await ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true }));
+    const log = await committedEvents(orderId);
     const envelope = JSON.parse(unmarshall(log.Items![0]!).envelope) as { data: { customer: { customerId: string; name: string; email: string } } };
     expect(envelope.data.customer.customerId).toBe(customerId);
     expect(envelope.data.customer.name).toMatch(/^pd1:/);
@@ -69,7 +73,7 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     // assert 2: one erasure, one event; nothing of the customer can be read anywhere
     expect(first).toMatchObject({ status: 'erased', alreadyErased: false, published: true });
     expect(second).toMatchObject({ status: 'erased', alreadyErased: true, published: false });
-    const erasedEvents = await ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(erasureAggregate(customerId).id) }), ConsistentRead: true }));
+    const erasedEvents = await committedEvents(erasureAggregate(customerId).id);
     expect(erasedEvents.Count).toBe(1);
     const after = await auditSubject({ subject: customerId, stores: await discoverStores(ddb, new SQSClient({}), (n) => n.startsWith('CoffeeShop')), canOpen: (s) => sealer.canOpen(s), knownValues: [name, email] });
     expect(after.stores.reduce((sum, s) => sum + s.sealed, 0)).toBeGreaterThanOrEqual(before.stores.reduce((sum, s) => sum + s.sealed, 0));
@@ -86,7 +90,7 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     try {
       expect(await shop.placeOrder({ orderId, lines: [{ product: 'latte' }], customer: { customerId, name: 'Late Reader' } })).toMatchObject({ status: 201 });
       // committed to the log (and so published) while the customer still existed
-      await eventually(() => ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true })), (r) => r.Count === 1, { what: 'the order in the log' });
+      await eventually(() => committedEvents(orderId), (r) => r.Count === 1, { what: 'the order in the log' });
 
       // act: erase, then let the paused consumer read the order
       expect(await invoke(coffee.EraseCustomerFunctionName!, { subject: customerId, erasedBy: 'integration-test' })).toMatchObject({ published: true });
@@ -113,7 +117,7 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
 
     // assert: accepted, committed sealed anew (not as sent), and the barista's consumer opened it
     expect(placed).toMatchObject({ status: 201 });
-    const log = await ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true }));
+    const log = await committedEvents(orderId);
     const envelope = JSON.parse(unmarshall(log.Items![0]!).envelope) as { data: { customer: { name: string } } };
     expect(envelope.data.customer.name).toMatch(/^pd1:/);
     expect(envelope.data.customer.name).not.toBe(forged);
@@ -124,7 +128,7 @@ describe('the coffee shop keeps customers’ personal data sealed, and erasure i
     const orderId = unique('order');
     const refused = await shop.placeOrder({ orderId, lines: [{ product: 'mocha' }], customer: { customerId: unique('cust'), name: 'Ada\u202eecalovoL' } });
     expect(refused).toMatchObject({ status: 400, body: { error: 'InvalidCommand', message: expect.stringMatching(/customer\.name: .*bidirectional control U\+202E/) } });
-    const log = await ddb.send(new QueryCommand({ TableName: coffee.OrdersTableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': outboxPartitionKey(orderId) }), ConsistentRead: true }));
+    const log = await committedEvents(orderId);
     expect(log.Count).toBe(0);
   });
 
