@@ -27,6 +27,11 @@ export interface FanoutSource {
    * other, however it reached its queue; a forged or misrouted event never reaches the handler.
    */
   readonly pattern: events.EventPattern;
+  /**
+   * Sources of messages that functions send straight to the queue, besides what the rule delivers
+   * (a saga's start requests and timers, under the saga's own source): accepted too. @default none
+   */
+  readonly directSources?: readonly string[];
 }
 
 /** Every event of an outbox, in per-key order (a FIFO queue registered with the outbox's relay). */
@@ -224,7 +229,7 @@ export class EventConsumer extends Construct {
         [CONSUMER_ENV.backoffMaxSeconds]: String((props.backoffMax ?? Duration.minutes(5)).toSeconds()),
         [CONSUMER_ENV.dedupWindowSeconds]: this.dedupWindow === 'forever' ? 'forever' : String(this.dedupWindow.toSeconds()),
         // The sources it subscribes to: an event from another is poison (commands carry no source).
-        ...(props.source.kind === 'commands' ? {} : { [CONSUMER_ENV.eventSources]: JSON.stringify(props.source.kind === 'ordered' ? [props.source.outbox.source] : props.source.pattern.source) }),
+        ...(props.source.kind === 'commands' ? {} : { [CONSUMER_ENV.eventSources]: JSON.stringify(props.source.kind === 'ordered' ? [props.source.outbox.source] : [...props.source.pattern.source!, ...(props.source.directSources ?? [])]) }),
       },
     });
 

@@ -84,7 +84,8 @@ export class Saga extends Construct {
 
     this.consumer = new EventConsumer(this, 'Runner', {
       entry: props.entry,
-      source: { kind: 'fanout', bus: props.eventBus, pattern: { detailType: stepEventTypes(props.definition), source: props.eventSources } },
+      // Start requests and timers come straight to the queue under the saga's own source.
+      source: { kind: 'fanout', bus: props.eventBus, pattern: { detailType: stepEventTypes(props.definition), source: props.eventSources }, directSources: [props.definition.name] },
       timeout: props.timeout ?? Duration.seconds(30),
       removalPolicy,
       environment: { POWERTOOLS_SERVICE_NAME: props.definition.name },

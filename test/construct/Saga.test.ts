@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CONSUMER_ENV } from '../../functions/toolkit/consumer/consumerConfig';
 import { OUTBOX_ENV } from '../../functions/toolkit/outbox/outboxConfig';
 import { stepEventTypes } from '../../functions/toolkit/saga/defineSaga';
 import { SAGA_CLIENT_ENV, SAGA_ENV } from '../../functions/toolkit/saga/sagaConfig';
@@ -79,6 +80,11 @@ describe('Saga', () => {
     expect(env[SAGA_ENV.commandQueues]).toEqual({ 'Fn::Join': ['', ['{"ledger":"', { Ref: ref(stack, commands) }, '"}']] });
     expect(env[OUTBOX_ENV.source]).toBe('test.transfer');
     expect(env[OUTBOX_ENV.tableName]).toEqual({ Ref: ref(stack, saga.table) });
+  });
+
+  it('takes the steps’ events from their services’ sources and its own start requests and timers (the saga’s own source), nothing else', () => {
+    const env = template.toJSON().Resources[ref(stack, saga.function)].Properties.Environment.Variables;
+    expect(JSON.parse(env[CONSUMER_ENV.eventSources])).toEqual(['test.ledger', 'test.transfer']);
   });
 
   it('may read and commit instances (GetItem, PutItem) on its table and nothing else there, and send to its queue and its command queues only', () => {
