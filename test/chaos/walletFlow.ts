@@ -273,7 +273,9 @@ export class WalletFlow implements Flow {
         return;
       }
       // The operator reads the reasons, discards the poison, and redrives (as `npm run ops -- redrive` does).
-      for (const marker of findPoison(run.poison.map((p) => p.marker), await discardPoison(this.sqs, dlq.url, isPoisonOf(run.runId))).found) run.foundEarly.add(marker);
+      // The scan hides what it keeps for 20 s at most (it shows them again when done): the redrive that
+      // follows must not wait out a longer hiding if showing them again failed.
+      for (const marker of findPoison(run.poison.map((p) => p.marker), await discardPoison(this.sqs, dlq.url, isPoisonOf(run.runId), 20)).found) run.foundEarly.add(marker);
       ctx.log(`wallet: redriving the FraudWatch DLQ during the drive (${ready.group} has ${ready.diverted} diverted)`);
       try {
         const report = await redrive({ sqs: this.sqs, deadLetterQueueUrl: dlq.url, sourceQueueUrl: dlq.sourceQueueUrl, parkedGroups: dlq.parkedGroups, runId: `${run.runId}-redrive-live`, visibilityTimeoutSeconds: 10, signal: AbortSignal.timeout(LIVE_REDRIVE_CAP_MS) });

@@ -72,8 +72,12 @@ class MemorySqs {
     if (at >= 0) queue.splice(at, 1);
   }
 
+  /** Milliseconds each call takes (on the test's fake clock). */
+  latencyMs = 0;
+
   readonly client = {
     send: async (command: unknown): Promise<unknown> => {
+      if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
       if (command instanceof GetQueueAttributesCommand) {
         const queue = this.queue(command.input.QueueUrl!);
         const inFlight = queue.filter((m) => m.invisibleUntil > Date.now()).length;
@@ -185,6 +189,25 @@ describe('redrive(): the wait for the release marker lasts as long as the consum
     expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 1, releasedGroups: [GROUP], stuckGroups: [] } });
     expect(waitedSeconds).toBeGreaterThan(600);
     expect(sqs.queue(SOURCE).length).toBeGreaterThan(300);
+  });
+
+  it('waits for a message hidden elsewhere after a long drain: the wait for in-flight messages counts from the last one moved, not from the start', async () => {
+    // arrange: 200 dead letters (each SQS call 150 ms: the drain takes ~90 s), and one more of another
+    // group that another tool received and hides for 100 s (e.g. an operator's scan of the queue)
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    for (let i = 0; i < 200; i++) sqs.push(DLQ, GROUP, `{"diverted":${i}}`);
+    sqs.push(DLQ, 'account-9', '{"hidden":1}');
+    sqs.queue(DLQ).at(-1)!.invisibleUntil = Date.now() + 100_000;
+    sqs.latencyMs = 150;
+    const parked = parkedGroups();
+    const consumer = startConsumer(sqs, parked.parks, 100);
+
+    // act
+    const { outcome } = await runRedrive(sqs, parked, 3_600_000);
+    consumer.stop();
+
+    // assert: all 201 moved back (the hidden one once it reappeared), and the park lifted
+    expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 201, releasedGroups: [GROUP], stuckGroups: [] } });
   });
 
   it('gives up, saying why, when the consumer is not running: no message received, the queue no shorter', async () => {

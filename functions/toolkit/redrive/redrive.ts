@@ -127,9 +127,12 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
   /** Sends the DLQ's messages back (marked) until it holds nothing but what this run keeps back on purpose. */
   const drain = async () => {
     // Messages received by an earlier, interrupted run stay hidden for their visibility timeout and
-    // hide the rest of their group: wait for them (a little longer than that) before giving up.
-    const deadline = Date.now() + ((options.visibilityTimeoutSeconds ?? 60) + 30) * 1000;
+    // hide the rest of their group: wait for them (a little longer than that) before giving up —
+    // counted from the last message moved, however long moving the others took.
+    const waitSeconds = (options.visibilityTimeoutSeconds ?? 60) + 30;
+    const progress = new SettleTracker({ idleMs: waitSeconds * 1000 });
     for (let round = 1; ; round++) {
+      const movedBefore = moved;
       // Receive in order (FIFO: a group's messages come in sequence), send back, then delete.
       for (;;) {
         const { Messages = [] } = await sqs.send(
@@ -171,8 +174,9 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
       // Drained only when nothing is left but what this run holds back on purpose (hidden messages
       // count: a group's message in flight hides the group's later ones from every receive).
       const held = [...stuck.values()].reduce((sum, { held }) => sum + held.size, 0);
-      if ((await attributes(sqs, options.deadLetterQueueUrl)).depth <= held) return;
-      if (Date.now() > deadline) throw new Error(`the dead-letter queue did not drain (messages in flight elsewhere?); ${moved} moved so far — run it again`);
+      const left = (await attributes(sqs, options.deadLetterQueueUrl)).depth - held;
+      if (left <= 0) return;
+      if (progress.observe({ left }, moved > movedBefore) === 'stalled') throw new Error(`the dead-letter queue did not drain: ${left} message(s) stayed out of reach for ${waitSeconds} s (in flight elsewhere?); ${moved} moved so far — run it again`);
       checkpoint('waiting for in-flight messages');
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * round)));
     }
