@@ -19,7 +19,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RELEASE_ATTRIBUTE, type ParkedGroup } from '../../functions/toolkit/consumer/ParkedGroups';
+import { DEAD_LETTER_ATTRIBUTES } from '../../functions/toolkit/consumer/MessageDeadLetters';
+import { REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroup } from '../../functions/toolkit/consumer/ParkedGroups';
 import { redrive, type RedriveReport } from '../../functions/toolkit/redrive';
 
 interface Stored {
@@ -208,6 +209,25 @@ describe('redrive(): the wait for the release marker lasts as long as the consum
 
     // assert: all 201 moved back (the hidden one once it reappeared), and the park lifted
     expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 201, releasedGroups: [GROUP], stuckGroups: [] } });
+  });
+
+  it('finishes the drain around a group whose redriven message failed again: that group stays parked, its later messages held behind it in order', async () => {
+    // arrange: the poisoned group's 10 dead letters; another group whose first dead letter is a message
+    // this run sent back that failed again, with 5 more behind it (FIFO: unreachable while it is held)
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    for (let i = 0; i < 10; i++) sqs.push(DLQ, GROUP, `{"diverted":${i}}`);
+    sqs.push(DLQ, 'account-9', '{"failed":"again"}', { [REDRIVE_ATTRIBUTE]: { DataType: 'String', StringValue: 'run-1' }, [DEAD_LETTER_ATTRIBUTES.errorMessage]: { DataType: 'String', StringValue: 'PoisonMessageError: still bad' } });
+    for (let i = 0; i < 5; i++) sqs.push(DLQ, 'account-9', `{"behind":${i}}`);
+    const parked = parkedGroups();
+    const consumer = startConsumer(sqs, parked.parks, 100);
+
+    // act
+    const { outcome } = await runRedrive(sqs, parked, 3_600_000);
+    consumer.stop();
+
+    // assert: the healthy group moved and released; the other left parked, its 6 messages still in the DLQ, in order
+    expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 10, releasedGroups: [GROUP], stuckGroups: [{ group: 'account-9', reason: 'PoisonMessageError: still bad' }] } });
+    expect(sqs.queue(DLQ).map((m) => m.body)).toEqual(['{"failed":"again"}', ...Array.from({ length: 5 }, (_, i) => `{"behind":${i}}`)]);
   });
 
   it('gives up, saying why, when the consumer is not running: no message received, the queue no shorter', async () => {

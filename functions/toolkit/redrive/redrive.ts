@@ -171,10 +171,14 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
           checkpoint('moved');
         }
       }
-      // Drained only when nothing is left but what this run holds back on purpose (hidden messages
-      // count: a group's message in flight hides the group's later ones from every receive).
+      // Drained only when nothing is left but what this run holds back on purpose. Standard queue:
+      // every message left is one held. FIFO: the receive that just came back empty skips only the
+      // groups with a message in flight, so when the only ones in flight are those held, whatever is
+      // left is behind them in their stuck groups (kept, in order); a message in flight elsewhere (an
+      // interrupted run's) hides its group's later ones, so the drain waits for it.
       const held = [...stuck.values()].reduce((sum, { held }) => sum + held.size, 0);
-      const left = (await attributes(sqs, options.deadLetterQueueUrl)).depth - held;
+      const queue = await attributes(sqs, options.deadLetterQueueUrl);
+      const left = fifo ? queue.inFlight - held : queue.depth - held;
       if (left <= 0) return;
       if (progress.observe({ left }, moved > movedBefore) === 'stalled') throw new Error(`the dead-letter queue did not drain: ${left} message(s) stayed out of reach for ${waitSeconds} s (in flight elsewhere?); ${moved} moved so far — run it again`);
       checkpoint('waiting for in-flight messages');
