@@ -21,7 +21,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEAD_LETTER_ATTRIBUTES } from '../../functions/toolkit/consumer/MessageDeadLetters';
 import { REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroup } from '../../functions/toolkit/consumer/ParkedGroups';
-import { redrive, type RedriveReport } from '../../functions/toolkit/redrive';
+import { redrive, RedriveInterruptedError, type RedriveReport } from '../../functions/toolkit/redrive';
 
 interface Stored {
   id: string;
@@ -96,7 +96,11 @@ class MemorySqs {
         this.delete(command.input.QueueUrl!, command.input.ReceiptHandle!);
         return {};
       }
-      if (command instanceof ChangeMessageVisibilityCommand) return {};
+      if (command instanceof ChangeMessageVisibilityCommand) {
+        const message = this.queue(command.input.QueueUrl!).find((m) => m.receipt === command.input.ReceiptHandle);
+        if (message) message.invisibleUntil = Date.now() + (command.input.VisibilityTimeout ?? 0) * 1000;
+        return {};
+      }
       throw new Error(`MemorySqs: ${(command as object).constructor.name} not modelled`);
     },
   } as unknown as SQSClient;
@@ -245,6 +249,25 @@ describe('redrive(): the wait for the release marker lasts as long as the consum
     expect(waitedSeconds).toBeGreaterThanOrEqual(300);
     expect(waitedSeconds).toBeLessThan(400);
     expect(parked.parks.has(GROUP)).toBe(true);
+  });
+
+  it('shows the held messages of a stuck group again when the run gives up, not only when it finishes', async () => {
+    // arrange: a stuck group's message (sent back by this run, failed again); the operator stops the
+    // run (Ctrl-C) as it starts waiting for the consumer
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    sqs.push(DLQ, GROUP, '{"poisoned":1}');
+    sqs.push(DLQ, 'account-9', '{"failed":"again"}', { [REDRIVE_ATTRIBUTE]: { DataType: 'String', StringValue: 'run-1' } });
+    const controller = new AbortController();
+
+    // act
+    const error = await redrive({
+      sqs: sqs.client, deadLetterQueueUrl: DLQ, sourceQueueUrl: SOURCE, parkedGroups: parkedGroups(), runId: 'run-1', visibilityTimeoutSeconds: 10, signal: controller.signal,
+      onProgress: ({ step }) => step.startsWith('waiting for the consumer') && controller.abort(),
+    }).catch((e: unknown) => e);
+
+    // assert: interrupted, and the held message can be received at once (not only after its 10 s visibility)
+    expect(error).toBeInstanceOf(RedriveInterruptedError);
+    expect(sqs.receive(DLQ, 10, 30).map((m) => m.body)).toEqual(['{"failed":"again"}']);
   });
 
   it('gives up when the consumer stops half-way, an idle window after its last progress', async () => {

@@ -186,76 +186,90 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
     }
   };
 
-  await drain();
-  if (fifo && options.parkedGroups) {
-    // Each parked group gets a release marker behind what was sent back; the consumer lifts the park
-    // when it reaches the marker, unless live messages were diverted meanwhile — then drain again.
-    const parked = options.parkedGroups;
-    const markerRun = `${options.runId}-${Date.now().toString(36)}`;
-    for (let pass = 1; ; pass++) {
-      const waiting = new Map<string, ReleaseMarker>();
-      for (const park of await parked.list()) {
-        if (stuck.has(park.group)) continue;
-        if (park.failedInRun === options.runId) {
-          stuck.set(park.group, { reason: 'a redriven message failed again', held: new Map() });
-          continue;
-        }
-        const marker: ReleaseMarker = { runId: options.runId, pass, group: park.group, diverted: park.diverted };
-        await sqs.send(
-          new SendMessageCommand({
-            QueueUrl: options.sourceQueueUrl,
-            MessageBody: JSON.stringify(marker),
-            MessageAttributes: { [RELEASE_ATTRIBUTE]: { DataType: 'String', StringValue: options.runId } },
-            MessageGroupId: park.group,
-            // Deduplication is per queue, not per group: the id names the group too.
-            MessageDeduplicationId: `release-${digestOf([markerRun, pass, park.group])}`,
-          }),
-        );
-        waiting.set(park.group, marker);
+  /**
+   * Lets the stuck groups' messages be seen again, still in their order, also when the run stops
+   * early. One whose visibility already ran out is visible again (its handle is stale): that is the
+   * point, not an error.
+   */
+  const showHeld = async () => {
+    for (const { held } of stuck.values()) {
+      for (const message of held.values()) {
+        await sqs
+          .send(new ChangeMessageVisibilityCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 }))
+          .catch((error: unknown) => {
+            if (!(error instanceof Error && /ReceiptHandleIsInvalid|MessageNotInflight/.test(error.name))) throw error;
+          });
       }
-      if (waiting.size === 0) break;
-      checkpoint(`waiting for the consumer to reach ${waiting.size} release marker(s)`);
-      let held = false;
-      const idleSeconds = options.releaseIdleSeconds ?? 300;
-      const progress = new SettleTracker({ idleMs: idleSeconds * 1000 });
-      while (waiting.size > 0) {
-        for (const [group, marker] of waiting) {
-          const park = await parked.get(group);
-          if (park === undefined) {
-            released.push(group);
-            waiting.delete(group);
-          } else if (park.failedInRun === options.runId) {
-            stuck.set(group, { reason: 'a redriven message failed again', held: new Map() });
-            waiting.delete(group);
-          } else if (park.heldAt === `${marker.runId}/${marker.pass}`) {
-            held = true; // live messages were diverted behind the redriven ones: they go back next pass
-            waiting.delete(group);
+    }
+  };
+
+  let finished = false;
+  try {
+    await drain();
+    if (fifo && options.parkedGroups) {
+      // Each parked group gets a release marker behind what was sent back; the consumer lifts the park
+      // when it reaches the marker, unless live messages were diverted meanwhile — then drain again.
+      const parked = options.parkedGroups;
+      const markerRun = `${options.runId}-${Date.now().toString(36)}`;
+      for (let pass = 1; ; pass++) {
+        const waiting = new Map<string, ReleaseMarker>();
+        for (const park of await parked.list()) {
+          if (stuck.has(park.group)) continue;
+          if (park.failedInRun === options.runId) {
+            stuck.set(park.group, { reason: 'a redriven message failed again', held: new Map() });
+            continue;
           }
+          const marker: ReleaseMarker = { runId: options.runId, pass, group: park.group, diverted: park.diverted };
+          await sqs.send(
+            new SendMessageCommand({
+              QueueUrl: options.sourceQueueUrl,
+              MessageBody: JSON.stringify(marker),
+              MessageAttributes: { [RELEASE_ATTRIBUTE]: { DataType: 'String', StringValue: options.runId } },
+              MessageGroupId: park.group,
+              // Deduplication is per queue, not per group: the id names the group too.
+              MessageDeduplicationId: `release-${digestOf([markerRun, pass, park.group])}`,
+            }),
+          );
+          waiting.set(park.group, marker);
         }
         if (waiting.size === 0) break;
-        const source = await attributes(sqs, options.sourceQueueUrl);
-        if (progress.observe({ markers: waiting.size, queue: source.depth }, source.inFlight > 0) === 'stalled') {
-          throw new Error(`no progress towards the release marker of ${waiting.size} group(s) for ${idleSeconds} s (is the consumer running?): its queue holds ${source.depth}, none in flight; run the redrive again`);
+        checkpoint(`waiting for the consumer to reach ${waiting.size} release marker(s)`);
+        let held = false;
+        const idleSeconds = options.releaseIdleSeconds ?? 300;
+        const progress = new SettleTracker({ idleMs: idleSeconds * 1000 });
+        while (waiting.size > 0) {
+          for (const [group, marker] of waiting) {
+            const park = await parked.get(group);
+            if (park === undefined) {
+              released.push(group);
+              waiting.delete(group);
+            } else if (park.failedInRun === options.runId) {
+              stuck.set(group, { reason: 'a redriven message failed again', held: new Map() });
+              waiting.delete(group);
+            } else if (park.heldAt === `${marker.runId}/${marker.pass}`) {
+              held = true; // live messages were diverted behind the redriven ones: they go back next pass
+              waiting.delete(group);
+            }
+          }
+          if (waiting.size === 0) break;
+          const source = await attributes(sqs, options.sourceQueueUrl);
+          if (progress.observe({ markers: waiting.size, queue: source.depth }, source.inFlight > 0) === 'stalled') {
+            throw new Error(`no progress towards the release marker of ${waiting.size} group(s) for ${idleSeconds} s (is the consumer running?): its queue holds ${source.depth}, none in flight; run the redrive again`);
+          }
+          checkpoint('waiting for release markers');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
         }
-        checkpoint('waiting for release markers');
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (!held) break;
+        if (pass >= (options.maxPasses ?? 20)) throw new Error(`parked groups still held after ${pass} passes (live traffic keeps arriving behind them); run the redrive again`);
+        await drain();
       }
-      if (!held) break;
-      if (pass >= (options.maxPasses ?? 20)) throw new Error(`parked groups still held after ${pass} passes (live traffic keeps arriving behind them); run the redrive again`);
-      await drain();
     }
-  }
-
-  // Let the stuck groups' messages be seen again, still in their order. One whose visibility already
-  // ran out is visible again (its handle is stale): that is the point, not an error.
-  for (const { held } of stuck.values()) {
-    for (const message of held.values()) {
-      await sqs
-        .send(new ChangeMessageVisibilityCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 }))
-        .catch((error: unknown) => {
-          if (!(error instanceof Error && /ReceiptHandleIsInvalid|MessageNotInflight/.test(error.name))) throw error;
-        });
-    }
+    finished = true;
+  } finally {
+    // On the way out of a failed or interrupted run, its own error is the one to report.
+    await showHeld().catch((error: unknown) => {
+      if (finished) throw error;
+    });
   }
   return {
     method: 'receive-send-delete',
