@@ -19,7 +19,7 @@ import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, paginateL
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { DEAD_LETTER_ATTRIBUTES, ParkedGroups } from '../functions/toolkit/consumer';
+import { DEAD_LETTER_ATTRIBUTES, PARKED_GROUP_ATTRIBUTE, ParkedGroups, REDRIVE_ATTRIBUTE } from '../functions/toolkit/consumer';
 import { OUTBOX_ENV } from '../functions/toolkit/outbox/outboxConfig';
 import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, type ErasureReceipt } from '../functions/toolkit/privacy';
 import { discoverDeadLetterQueues, findDeadLetterQueue, peekMessages, redrive, RedriveInterruptedError } from '../functions/toolkit/redrive';
@@ -46,7 +46,7 @@ function describeMessage(message: Message): string {
   }
   const reason = attribute(message, DEAD_LETTER_ATTRIBUTES.errorName) ?? attribute(message, 'errorName') ?? '(no reason recorded)';
   const lines = [
-    `message ${message.MessageId}${message.Attributes?.MessageGroupId ? `  group ${message.Attributes.MessageGroupId}` : ''}`,
+    `message ${message.MessageId}${message.Attributes?.MessageGroupId ? `  group ${attribute(message, PARKED_GROUP_ATTRIBUTE) ?? message.Attributes.MessageGroupId}` : ''}${attribute(message, PARKED_GROUP_ATTRIBUTE) ? ` (failed again in redrive ${attribute(message, REDRIVE_ATTRIBUTE) ?? '?'})` : ''}`,
     `  reason   ${reason}: ${attribute(message, DEAD_LETTER_ATTRIBUTES.errorMessage) ?? attribute(message, 'reason') ?? ''}`,
     `  attempts ${attribute(message, DEAD_LETTER_ATTRIBUTES.attemptCount) ?? '?'}  first seen ${attribute(message, DEAD_LETTER_ATTRIBUTES.firstSeenAt) ?? '?'}  dead-lettered ${attribute(message, DEAD_LETTER_ATTRIBUTES.deadLetteredAt) ?? '?'}`,
   ];

@@ -11,7 +11,8 @@ import type { DeadLetter } from './poison';
  *
  * On a FIFO queue a scan sees each group's first messages only (SQS returns nothing more of a group
  * while one of its messages is in flight): poison is found at the head of its group, where a parked
- * group has it (its poison, then what was diverted behind it).
+ * group has it (its poison, then what was diverted behind it) — also poison that a redrive sent back
+ * and that failed again: it heads that run's own DLQ group (see ParkedGroups).
  */
 export async function discardPoison(sqs: SQSClient, queueUrl: string, isPoison: (body: string) => boolean, hideSeconds = 300): Promise<DeadLetter[]> {
   /** Kept messages by id: a scan longer than `hideSeconds` receives one again, with a newer handle. */

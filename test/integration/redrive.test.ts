@@ -139,6 +139,55 @@ describe('order-preserving dead-lettering and redrive, on the local cloud', () =
     }
   });
 
+  it('keeps a group in order when a redriven message fails again behind live messages queued ahead of it: the next redrive applies it in order', async () => {
+    // arrange: F parks behind f2 (f3 follows it into the DLQ); f2's cause is not fixed yet
+    const g = unique('F');
+    const events = [1, 2, 3, 4, 5, 6, 7].map((n) => effect(`${g}-${n}`, g, n));
+    const label = (n: number) => events[n - 1]!.data.label;
+    await setBroken(label(2), true);
+    for (const event of events.slice(0, 3)) await send(out.OrderedQueueUrl!, event, true);
+    await eventually(() => dlqOf(out.OrderedDeadLetterQueueUrl!, g), (m) => m.length === 2, { what: 'f2, f3 in the DLQ', timeoutMs: 60_000 });
+    const parked = new ParkedGroups(ddb, out.OrderedStateTableName!);
+    const options = { sqs, deadLetterQueueUrl: out.OrderedDeadLetterQueueUrl!, sourceQueueUrl: out.OrderedQueueUrl!, parkedGroups: parked, visibilityTimeoutSeconds: 5 };
+    // f4 and f5 arrive while the consumer is behind: queued ahead of anything redriven
+    await setConsuming(false);
+    try {
+      for (const event of events.slice(3, 5)) await send(out.OrderedQueueUrl!, event, true);
+      await eventually(() => visible(out.OrderedQueueUrl!), (n) => n >= 2, { what: 'f4 and f5 waiting in the queue' });
+
+      // act 1: the redrive sends f2, f3 back behind f4 and f5 (diverted on arrival); f2 fails again
+      let resumed = false;
+      const resume = ({ step }: { step: string }) => {
+        if (!resumed && step.startsWith('waiting for')) {
+          resumed = true;
+          void setConsuming(true);
+        }
+      };
+      const first = await redrive({ ...options, runId: unique('run'), onProgress: resume });
+
+      // assert 1: the group is left parked, nothing after f1 applied (not f3, redriven behind the failed f2)
+      expect(first.stuckGroups.map((s) => s.group)).toContain(g);
+      expect(await appliedOrder(g)).toEqual([label(1)]);
+
+      // act 2: the cause is fixed, f6 arrives (diverted), and the operator redrives again; then f7
+      await setBroken(label(2), false);
+      await send(out.OrderedQueueUrl!, events[5]!, true);
+      await eventually(async () => (await parked.get(g))?.diverted, (n) => (n ?? 0) >= 3, { what: 'f6 diverted behind the parked group' });
+      const second = await redrive({ ...options, runId: unique('run') });
+      await send(out.OrderedQueueUrl!, events[6]!, true);
+
+      // assert 2: every event applied once, in the group's order; nothing left in the DLQ, the park lifted
+      expect(second.stuckGroups.map((s) => s.group)).not.toContain(g);
+      expect(second.releasedGroups).toContain(g);
+      const labels = await eventually(() => appliedOrder(g), (l) => l.length >= 7, { what: 'group F applied after the second redrive' });
+      expect(labels).toEqual(events.map((e) => e.data.label));
+      expect(await dlqOf(out.OrderedDeadLetterQueueUrl!, g)).toEqual([]);
+      expect(await parked.get(g)).toBeUndefined();
+    } finally {
+      await setConsuming(true);
+    }
+  });
+
   it('finishes an interrupted FIFO redrive on a re-run, with nothing lost and nothing applied twice', async () => {
     // arrange: three events of one group in the DLQ (the first failed, the others followed it)
     const g = unique('I');

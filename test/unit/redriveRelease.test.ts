@@ -7,6 +7,9 @@
  * An in-memory SQS (FIFO, one source queue and its DLQ) and a simulated consumer on fake timers: the
  * consumer receives one message at a time and deletes it when done, and lifts the park when it reaches
  * the release marker, as the toolkit's consumer does.
+ *
+ * Also: a group whose redriven message failed again in earlier runs is sent back in its order, each
+ * failed run's own DLQ group (newest first) before the group's.
  */
 import {
   ChangeMessageVisibilityCommand,
@@ -20,7 +23,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEAD_LETTER_ATTRIBUTES } from '../../functions/toolkit/consumer/MessageDeadLetters';
-import { REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroup } from '../../functions/toolkit/consumer/ParkedGroups';
+import { generationGroup, PARKED_GROUP_ATTRIBUTE, REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroup } from '../../functions/toolkit/consumer/ParkedGroups';
 import { redrive, RedriveInterruptedError, type RedriveReport } from '../../functions/toolkit/redrive';
 
 interface Stored {
@@ -111,8 +114,8 @@ const DLQ = 'https://sqs.local/000000000000/orders-dlq.fifo';
 const GROUP = 'account-7';
 
 /** The consumer's parked groups, in memory: the group parked behind its dead letter. */
-const parkedGroups = () => {
-  const parks = new Map<string, ParkedGroup>([[GROUP, { group: GROUP, parkedAt: new Date(0).toISOString(), reason: 'poison', diverted: 0, pending: {} }]]);
+const parkedGroups = (generations: string[] = []) => {
+  const parks = new Map<string, ParkedGroup>([[GROUP, { group: GROUP, parkedAt: new Date(0).toISOString(), reason: 'poison', diverted: 0, pending: {}, generations }]]);
   return {
     parks,
     list: async () => [...parks.values()],
@@ -122,18 +125,21 @@ const parkedGroups = () => {
 
 /**
  * A consumer on the source queue: every `everyMs` it finishes the message it holds (deletes it; a
- * release marker lifts its group's park) and receives the next one. `stop()` kills it.
+ * release marker lifts its group's park; any other is applied: `applied`) and receives the next one.
+ * `stop()` kills it.
  */
 const startConsumer = (sqs: MemorySqs, parks: Map<string, ParkedGroup>, everyMs: number) => {
   let holding: Stored | undefined;
+  const applied: Array<{ group: string; body: string; attributes: string[] }> = [];
   const timer = setInterval(() => {
     if (holding) {
       if (holding.attributes[RELEASE_ATTRIBUTE]) parks.delete(holding.group);
+      else applied.push({ group: holding.group, body: holding.body, attributes: Object.keys(holding.attributes) });
       sqs.delete(SOURCE, holding.receipt);
     }
     [holding] = sqs.receive(SOURCE, 1, 600);
   }, everyMs);
-  return { stop: () => clearInterval(timer) };
+  return { applied, stop: () => clearInterval(timer) };
 };
 
 /** Runs the redrive on fake time until it settles (or `limitMs` of fake time passed). */
@@ -286,5 +292,34 @@ describe('redrive(): the wait for the release marker lasts as long as the consum
     expect(outcome && 'error' in outcome ? outcome.error.message : outcome).toMatch(/no progress towards the release marker/);
     expect(waitedSeconds).toBeGreaterThan(200 + 300);
     expect(waitedSeconds).toBeLessThan(200 + 600 + 300 + 60);
+  });
+});
+
+describe('redrive(): a group’s order across runs whose redriven message failed again', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('sends the DLQ groups of runs whose redriven message failed again first, newest run first, then the group’s own', async () => {
+    // arrange: run-0's redriven f1 failed again: f1–f4 went to run-0's DLQ group, while l5 and l6, live
+    // and queued ahead of them, were diverted to the group's own; run-1 sent f1, f2 back, and f1 failed
+    // again (run-1's DLQ group: f1, f2); f3, f4 stayed in run-0's. The group's own comes first in the
+    // DLQ, the newest run's last: the hostile order.
+    const sqs = new MemorySqs(SOURCE, DLQ);
+    const inRun = (run: string) => ({ [REDRIVE_ATTRIBUTE]: { DataType: 'String', StringValue: run }, [PARKED_GROUP_ATTRIBUTE]: { DataType: 'String', StringValue: GROUP } });
+    for (const n of [5, 6]) sqs.push(DLQ, GROUP, `l${n}`);
+    for (const n of [3, 4]) sqs.push(DLQ, generationGroup(GROUP, 'run-0'), `f${n}`, inRun('run-0'));
+    for (const n of [1, 2]) sqs.push(DLQ, generationGroup(GROUP, 'run-9'), `f${n}`, inRun('run-9'));
+    const parked = parkedGroups(['run-0', 'run-9']);
+    const consumer = startConsumer(sqs, parked.parks, 100);
+
+    // act
+    const { outcome } = await runRedrive(sqs, parked, 3_600_000);
+    consumer.stop();
+
+    // assert: applied in the group's order, all in the group itself, without the DLQ's attributes but the run's mark
+    expect(outcome).toEqual({ report: { method: 'receive-send-delete', moved: 6, releasedGroups: [GROUP], stuckGroups: [] } });
+    expect(consumer.applied.map((m) => m.body)).toEqual(['f1', 'f2', 'f3', 'f4', 'l5', 'l6']);
+    expect(consumer.applied.every((m) => m.group === GROUP && m.attributes.join() === REDRIVE_ATTRIBUTE)).toBe(true);
+    expect(sqs.queue(DLQ)).toEqual([]);
   });
 });

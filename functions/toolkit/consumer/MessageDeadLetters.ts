@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { REDRIVE_ATTRIBUTE } from './ParkedGroups';
+import { PARKED_GROUP_ATTRIBUTE, REDRIVE_ATTRIBUTE } from './ParkedGroups';
 
 /** Message attributes a dead-lettered message carries: why, since when, after how many attempts. */
 export const DEAD_LETTER_ATTRIBUTES = {
@@ -14,8 +14,9 @@ export const DEAD_LETTER_ATTRIBUTES = {
 
 /**
  * Sends a consumer's message to its dead-letter queue with the reason as message attributes, body
- * unchanged (so a redrive sends it back as it was). On a FIFO DLQ the message keeps its group, and
- * its original message id deduplicates a retried send.
+ * unchanged (so a redrive sends it back as it was). On a FIFO DLQ the message keeps its group (or
+ * goes to `dlqGroup`, naming its own group in an attribute), and its original message id deduplicates
+ * a retried send.
  */
 export class MessageDeadLetters {
   constructor(
@@ -24,7 +25,7 @@ export class MessageDeadLetters {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async send(record: SQSRecord, error: unknown, attempt: number): Promise<void> {
+  async send(record: SQSRecord, error: unknown, attempt: number, dlqGroup?: string): Promise<void> {
     const err = error instanceof Error ? error : new Error(String(error));
     const firstSeen = Number(record.attributes.ApproximateFirstReceiveTimestamp);
     const attribute = (value: string) => ({ DataType: 'String', StringValue: value.slice(0, 1024) || '-' });
@@ -34,7 +35,7 @@ export class MessageDeadLetters {
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: record.body,
-        ...(group === undefined ? {} : { MessageGroupId: group, MessageDeduplicationId: record.messageId }),
+        ...(group === undefined ? {} : { MessageGroupId: dlqGroup ?? group, MessageDeduplicationId: record.messageId }),
         MessageAttributes: {
           [DEAD_LETTER_ATTRIBUTES.errorName]: attribute(err.name),
           [DEAD_LETTER_ATTRIBUTES.errorMessage]: attribute(err.message),
@@ -44,6 +45,7 @@ export class MessageDeadLetters {
           [DEAD_LETTER_ATTRIBUTES.originalMessageId]: attribute(record.messageId),
           // Kept, so the redrive tool sees that a message it sent back failed again in the same run.
           ...(redriveRun ? { [REDRIVE_ATTRIBUTE]: attribute(redriveRun) } : {}),
+          ...(group !== undefined && dlqGroup !== undefined && dlqGroup !== group ? { [PARKED_GROUP_ATTRIBUTE]: { DataType: 'String', StringValue: group } } : {}),
         },
       }),
     );

@@ -1,6 +1,7 @@
 import { BatchGetItemCommand, type BatchGetItemCommandOutput, ConditionalCheckFailedException, DeleteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
+import { digestOf } from '../inbox/inbox';
 
 /** A FIFO group held back because one of its messages was dead-lettered. */
 export interface ParkedGroup {
@@ -15,12 +16,35 @@ export interface ParkedGroup {
   readonly failedInRun?: string;
   /** The last release marker the consumer reached and could not release on (`<runId>/<pass>`). */
   readonly heldAt?: string;
+  /**
+   * The redrive runs in which a redriven message of the group failed again, oldest first. Each run's
+   * failed message and the run's later messages of the group went to their own DLQ group
+   * (`generationGroup`), because live messages diverted meanwhile sit in the group's DLQ group ahead
+   * of them: a redrive sends the newest run's DLQ group first, then older ones, then the group's own.
+   */
+  readonly generations: readonly string[];
 }
 
 /** Message attribute with which the redrive tool marks the messages it sends back. */
 export const REDRIVE_ATTRIBUTE = 'redriveRun';
 /** Message attribute of a release marker: the redrive tool's last message of a group in one pass. */
 export const RELEASE_ATTRIBUTE = 'redriveRelease';
+
+/** Message attribute of a dead letter in a generation group: the consumer's group it belongs to. */
+export const PARKED_GROUP_ATTRIBUTE = 'parkedGroup';
+
+/**
+ * The DLQ group of a redrive run's messages of `group` that came back to the DLQ in that run (the one
+ * that failed again, and those behind it). Deterministic, so a retried send lands in the same group.
+ */
+export function generationGroup(group: string, runId: string): string {
+  return `redriven-${digestOf([group, runId]).slice(0, 48)}`;
+}
+
+/** The park as the consumer's hot path reads it. */
+export interface ParkState {
+  readonly generations: readonly string[];
+}
 
 /** The body of a release marker. */
 export const ReleaseMarkerSchema = z.object({ runId: z.string().min(1), pass: z.number().int().positive(), group: z.string().min(1), diverted: z.number().int().min(0) }).strict();
@@ -41,7 +65,11 @@ export type ReleaseOutcome = 'released' | 'held' | 'not-parked';
  *   it in the group was applied — only if nothing was diverted since, no diversion is under way and
  *   no redriven message failed again. Otherwise the park holds and the tool drains again: live
  *   messages that were queued ahead of the redriven ones were diverted behind them, never applied
- *   before them.
+ *   before them;
+ * - a redriven message that fails again records its run (`generations`) and goes, with the run's
+ *   later messages of the group, to the DLQ group `generationGroup(group, run)`: the live messages
+ *   diverted while they travelled are older in the DLQ but newer in the group, so the next redrive
+ *   sends that generation first.
  */
 export class ParkedGroups {
   constructor(
@@ -62,10 +90,17 @@ export class ParkedGroups {
         Key: this.key(group),
         UpdateExpression:
           'SET #group = :group, parkedAt = if_not_exists(parkedAt, :now), reason = if_not_exists(reason, :reason), lastFailureAt = :now, lastReason = :reason, pending = if_not_exists(pending, :empty)' +
-          (redriveRun === undefined ? '' : ', failedInRun = :run') +
+          (redriveRun === undefined ? '' : ', failedInRun = :run, generations = list_append(if_not_exists(generations, :none), :runs)') +
           ' ADD diverted :zero',
         ExpressionAttributeNames: { '#group': 'group' },
-        ExpressionAttributeValues: marshall({ ':group': group, ':now': this.clock().toISOString(), ':reason': reason.slice(0, 500), ':zero': 0, ':empty': {}, ...(redriveRun === undefined ? {} : { ':run': redriveRun }) }),
+        ExpressionAttributeValues: marshall({
+          ':group': group,
+          ':now': this.clock().toISOString(),
+          ':reason': reason.slice(0, 500),
+          ':zero': 0,
+          ':empty': {},
+          ...(redriveRun === undefined ? {} : { ':run': redriveRun, ':runs': [redriveRun], ':none': [] }),
+        }),
       }),
     );
   }
@@ -114,17 +149,20 @@ export class ParkedGroups {
   }
 
   /**
-   * Which of `groups` are parked: one consistent `BatchGetItem` per 100 groups (a FIFO batch has at
-   * most 10), instead of one read per group — the check every FIFO batch makes.
+   * Which of `groups` are parked, and their failed redrive runs: one consistent `BatchGetItem` per 100
+   * groups (a FIFO batch has at most 10), instead of one read per group — the check every FIFO batch makes.
    */
-  async parkedAmong(groups: readonly string[]): Promise<Set<string>> {
-    const parked = new Set<string>();
+  async parkedAmong(groups: readonly string[]): Promise<Map<string, ParkState>> {
+    const parked = new Map<string, ParkState>();
     const unique = [...new Set(groups)];
     for (let start = 0; start < unique.length; start += 100) {
       let keys: Record<string, AttributeValue>[] | undefined = unique.slice(start, start + 100).map((group) => this.key(group));
       for (let attempt = 1; keys && keys.length > 0; attempt++) {
-        const got: BatchGetItemCommandOutput = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#group', ExpressionAttributeNames: { '#group': 'group' } } } }));
-        for (const item of got.Responses?.[this.tableName] ?? []) parked.add(String(unmarshall(item).group));
+        const got: BatchGetItemCommandOutput = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: '#group, generations', ExpressionAttributeNames: { '#group': 'group' } } } }));
+        for (const raw of got.Responses?.[this.tableName] ?? []) {
+          const item = unmarshall(raw);
+          parked.set(String(item.group), { generations: generationsOf(item) });
+        }
         keys = got.UnprocessedKeys?.[this.tableName]?.Keys;
         if (keys?.length && attempt >= 10) throw new Error(`could not read ${keys.length} parked-group item(s) after ${attempt} attempts (throttled)`);
         if (keys?.length) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
@@ -195,5 +233,11 @@ function toParkedGroup(item: Record<string, unknown>): ParkedGroup {
     pending: (item.pending ?? {}) as Record<string, string>,
     ...(typeof item.failedInRun === 'string' ? { failedInRun: item.failedInRun } : {}),
     ...(typeof item.heldAt === 'string' ? { heldAt: item.heldAt } : {}),
+    generations: generationsOf(item),
   };
+}
+
+/** The failed runs, oldest first, each once (a retried park appends its run again). */
+function generationsOf(item: Record<string, unknown>): string[] {
+  return Array.isArray(item.generations) ? [...new Set(item.generations.map(String))] : [];
 }

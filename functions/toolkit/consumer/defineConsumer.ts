@@ -17,7 +17,7 @@ import { decideFailure } from './decideFailure';
 import { decodeMessage, type ConsumedEvent, type EventSchemas } from './decodeMessage';
 import { GroupParkedError, PoisonMessageError } from './errors';
 import { MessageDeadLetters } from './MessageDeadLetters';
-import { ParkedGroups, REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, ReleaseMarkerSchema } from './ParkedGroups';
+import { generationGroup, ParkedGroups, REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, ReleaseMarkerSchema, type ParkState } from './ParkedGroups';
 
 export interface ConsumerContext {
   /** 1 on the first delivery of this message, 2 on the second, … */
@@ -171,13 +171,20 @@ export function defineMessageConsumer<M>(
     ...(dedupWindow === 'forever' ? {} : { expiresAt: Math.floor(clock().getTime() / 1000) + dedupWindow }),
   });
 
-  /** Per invocation: which FIFO groups are parked (read once per group, updated when we park one). */
-  type Batch = { readonly lambdaContext: Context; readonly retryDelays: Map<string, number>; readonly parkedGroups: Map<string, boolean> };
+  /** Per invocation: the FIFO groups' parks (`null`: not parked; read once per group, updated when we park one). */
+  type Batch = { readonly lambdaContext: Context; readonly retryDelays: Map<string, number>; readonly parkedGroups: Map<string, ParkState | null> };
 
-  async function isParked(group: string, batch: Batch): Promise<boolean> {
-    if (!batch.parkedGroups.has(group)) batch.parkedGroups.set(group, (await parked.get(group)) !== undefined);
+  async function parkOf(group: string, batch: Batch): Promise<ParkState | null> {
+    if (!batch.parkedGroups.has(group)) batch.parkedGroups.set(group, (await parked.get(group)) ?? null);
     return batch.parkedGroups.get(group)!;
   }
+
+  /**
+   * Whether a message of a parked group is diverted instead of applied: a live one always (it follows
+   * the group's dead letters); a redriven one when its run already failed in this group (it follows
+   * that run's failed message, in the run's own DLQ group).
+   */
+  const diverts = (park: ParkState | null, redriveRun: string | undefined): boolean => park !== null && (redriveRun === undefined || park.generations.includes(redriveRun));
 
   /** A release marker of the redrive tool: every redriven message before it in its group was applied. */
   async function reachRelease(record: SQSRecord, batch: Batch): Promise<void> {
@@ -186,7 +193,7 @@ export function defineMessageConsumer<M>(
       throw new PoisonMessageError('a release marker whose body does not name its own group');
     }
     const outcome = await parked.reachRelease(marker.data);
-    if (outcome === 'released') batch.parkedGroups.set(marker.data.group, false);
+    if (outcome === 'released') batch.parkedGroups.set(marker.data.group, null);
     logger.info('release marker reached', { outcome, runId: marker.data.runId, pass: marker.data.pass });
   }
 
@@ -198,13 +205,19 @@ export function defineMessageConsumer<M>(
     const redriveRun = record.messageAttributes?.[REDRIVE_ATTRIBUTE]?.stringValue;
     let described: Readonly<Record<string, string | number>> = {};
     let diverting = false;
+    /**
+     * The DLQ group its dead letter goes to. A redriven message that fails (or follows one that did)
+     * goes to its run's own: live messages diverted while it travelled back are ahead of it in the
+     * group's, though newer.
+     */
+    const dlqGroup = group !== undefined && redriveRun !== undefined ? generationGroup(group, redriveRun) : group;
     try {
       if (record.messageAttributes?.[RELEASE_ATTRIBUTE] !== undefined) return await reachRelease(record, batch);
-      // Order-preserving dead-lettering: a parked group's live messages follow its dead letter, in order.
-      if (group !== undefined && redriveRun === undefined && (await isParked(group, batch))) {
+      // Order-preserving dead-lettering: a parked group's messages follow its dead letters, in order.
+      if (group !== undefined && diverts(await parkOf(group, batch), redriveRun)) {
         diverting = await parked.beginDiversion(group, record.messageId);
         if (diverting) {
-          await deadLetters.send(record, new GroupParkedError(group), attempt);
+          await deadLetters.send(record, new GroupParkedError(group), attempt, dlqGroup);
           await parked.endDiversion(group, record.messageId);
           logger.warn('message diverted behind its parked group', { messageId: record.messageId, attempt });
           return;
@@ -225,9 +238,10 @@ export function defineMessageConsumer<M>(
         if (group !== undefined && !diverting) {
           // Park first: once the message is in the DLQ, no later message of its group may pass it.
           await parked.park(group, `${errorName}: ${error instanceof Error ? error.message : String(error)}`, redriveRun);
-          batch.parkedGroups.set(group, true);
+          const generations = (await parkOf(group, batch))?.generations ?? [];
+          batch.parkedGroups.set(group, { generations: redriveRun === undefined ? generations : [...generations, redriveRun] });
         }
-        await deadLetters.send(record, error, attempt);
+        await deadLetters.send(record, error, attempt, dlqGroup);
         if (diverting && group !== undefined) await parked.endDiversion(group, record.messageId);
         logger.error('message dead-lettered', { messageId: record.messageId, ...described, errorName, reason: decision.reason, attempt });
         return; // acknowledged: it is in the DLQ now, with its reason
@@ -275,7 +289,7 @@ export function defineMessageConsumer<M>(
     }
     // Which of the batch's groups are parked: one read for the batch (a failure here fails the batch: retried).
     const parkedNow = await parked.parkedAmong(event.Records.map((record) => record.attributes.MessageGroupId ?? ''));
-    for (const record of event.Records) batch.parkedGroups.set(record.attributes.MessageGroupId ?? '', parkedNow.has(record.attributes.MessageGroupId ?? ''));
+    for (const record of event.Records) batch.parkedGroups.set(record.attributes.MessageGroupId ?? '', parkedNow.get(record.attributes.MessageGroupId ?? '') ?? null);
     const response = await processPartialResponse(event, handle, fifo, { context: lambdaContext, skipGroupOnError: true, throwOnFullBatchFailure: false });
     await delaySkipped(event.Records, new Set(response.batchItemFailures.map((f) => f.itemIdentifier)), batch.retryDelays);
     return response;

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { digestOf } from '../inbox/inbox';
 import { DEAD_LETTER_ATTRIBUTES } from '../consumer/MessageDeadLetters';
-import { REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroups, type ReleaseMarker } from '../consumer/ParkedGroups';
+import { generationGroup, PARKED_GROUP_ATTRIBUTE, REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, type ParkedGroups, type ReleaseMarker } from '../consumer/ParkedGroups';
 import { SettleTracker } from '../progress/SettleTracker';
 
 export interface RedriveOptions {
@@ -63,7 +63,10 @@ export class RedriveInterruptedError extends Error {
   override name = 'RedriveInterruptedError';
 }
 
-const OUR_ATTRIBUTES = new Set<string>([...Object.values(DEAD_LETTER_ATTRIBUTES), REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE]);
+const OUR_ATTRIBUTES = new Set<string>([...Object.values(DEAD_LETTER_ATTRIBUTES), REDRIVE_ATTRIBUTE, RELEASE_ATTRIBUTE, PARKED_GROUP_ATTRIBUTE]);
+
+/** The consumer's group a dead letter belongs to: its DLQ group, unless it sits in a failed run's own. */
+const groupOf = (message: Message): string | undefined => message.MessageAttributes?.[PARKED_GROUP_ATTRIBUTE]?.StringValue ?? message.Attributes?.MessageGroupId;
 
 async function attributes(sqs: SQSClient, queueUrl: string): Promise<{ arn: string; fifo: boolean; depth: number; inFlight: number }> {
   const { Attributes = {} } = await sqs.send(
@@ -80,7 +83,8 @@ async function attributes(sqs: SQSClient, queueUrl: string): Promise<{ arn: stri
  * on the event id absorbs a repeat. Standard queues use `StartMessageMoveTask` where the cloud has
  * it. FIFO queues go group by group, in their original order; each group's park is lifted by the
  * consumer once the redriven messages are applied and no live message was diverted meanwhile (see
- * ParkedGroups): no message of the group is ever applied before an older one.
+ * ParkedGroups): no message of the group is ever applied before an older one. Where an earlier run's
+ * redriven message failed again, that run's DLQ group goes first (newest run first), then the group's own.
  */
 export async function redrive(options: RedriveOptions): Promise<RedriveReport> {
   const dlq = await attributes(options.sqs, options.deadLetterQueueUrl);
@@ -118,6 +122,22 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
   /** Groups left parked, with the DLQ messages held back for them (by message id: the latest receipt handle). */
   const stuck = new Map<string, { reason: string; held: Map<string, Message> }>();
   const released: string[] = [];
+  /**
+   * Parked groups with failed runs: their DLQ groups in the order they are sent back (the newest
+   * failed run's first, the group's own last). A DLQ group's messages wait, hidden, while one before
+   * it may hold messages; it is done once the DLQ holds nothing else within reach.
+   */
+  const sendOrder = new Map<string, string[]>();
+  for (const park of fifo && options.parkedGroups ? await options.parkedGroups.list() : []) {
+    if (park.generations.length > 0) sendOrder.set(park.group, [...[...park.generations].reverse().map((run) => generationGroup(park.group, run)), park.group]);
+  }
+  const done = new Set<string>();
+  /** Messages waiting for an earlier DLQ group of their group, by DLQ group, then message id. */
+  const deferred = new Map<string, Map<string, Message>>();
+  const mustWait = (group: string, dlqGroup: string): boolean => {
+    const order = sendOrder.get(group) ?? [];
+    return order.slice(0, Math.max(0, order.indexOf(dlqGroup))).some((earlier) => !done.has(earlier));
+  };
 
   const checkpoint = (step: string) => {
     options.onProgress?.({ moved, remaining: Math.max(0, depth - moved), step });
@@ -147,7 +167,8 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
         );
         if (Messages.length === 0) break;
         for (const message of Messages) {
-          const group = message.Attributes?.MessageGroupId;
+          const dlqGroup = message.Attributes?.MessageGroupId;
+          const group = groupOf(message);
           const failedAgain = message.MessageAttributes?.[REDRIVE_ATTRIBUTE]?.StringValue === options.runId;
           if (group !== undefined && (failedAgain || stuck.has(group))) {
             // Keep it (and every later message of its group) hidden until the run ends, in order.
@@ -155,6 +176,12 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
             // Held longer than its visibility, a message is received again: keep its newest receipt handle.
             entry.held.set(message.MessageId ?? message.ReceiptHandle!, message);
             stuck.set(group, entry);
+            continue;
+          }
+          if (group !== undefined && dlqGroup !== undefined && mustWait(group, dlqGroup)) {
+            const wait = deferred.get(dlqGroup) ?? new Map<string, Message>();
+            wait.set(message.MessageId ?? message.ReceiptHandle!, message);
+            deferred.set(dlqGroup, wait);
             continue;
           }
           await sqs.send(
@@ -176,10 +203,27 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
       // groups with a message in flight, so when the only ones in flight are those held, whatever is
       // left is behind them in their stuck groups (kept, in order); a message in flight elsewhere (an
       // interrupted run's) hides its group's later ones, so the drain waits for it.
-      const held = [...stuck.values()].reduce((sum, { held }) => sum + held.size, 0);
+      const held = [...stuck.values()].reduce((sum, { held }) => sum + held.size, 0) + [...deferred.values()].reduce((sum, wait) => sum + wait.size, 0);
       const queue = await attributes(sqs, options.deadLetterQueueUrl);
       const left = fifo ? queue.inFlight - held : queue.depth - held;
-      if (left <= 0) return;
+      if (left <= 0 && deferred.size === 0) return;
+      if (left <= 0) {
+        // Nothing else within reach: a DLQ group with no message waiting holds none any more. Each
+        // group's first one with waiting messages is next: shown again, in its order, and sent.
+        for (const order of sendOrder.values()) {
+          for (const dlqGroup of order) {
+            const wait = deferred.get(dlqGroup);
+            if (wait === undefined) {
+              done.add(dlqGroup);
+              continue;
+            }
+            await show(wait.values());
+            deferred.delete(dlqGroup);
+            break;
+          }
+        }
+        continue;
+      }
       if (progress.observe({ left }, moved > movedBefore) === 'stalled') throw new Error(`the dead-letter queue did not drain: ${left} message(s) stayed out of reach for ${waitSeconds} s (in flight elsewhere?); ${moved} moved so far — run it again`);
       checkpoint('waiting for in-flight messages');
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * round)));
@@ -187,20 +231,20 @@ async function moveByHand(options: RedriveOptions, fifo: boolean, depth: number)
   };
 
   /**
-   * Lets the stuck groups' messages be seen again, still in their order, also when the run stops
-   * early. One whose visibility already ran out is visible again (its handle is stale): that is the
-   * point, not an error.
+   * Lets the held messages be seen again, still in their order, also when the run stops early. One
+   * whose visibility already ran out is visible again (its handle is stale): that is the point, not an error.
    */
-  const showHeld = async () => {
-    for (const { held } of stuck.values()) {
-      for (const message of held.values()) {
-        await sqs
-          .send(new ChangeMessageVisibilityCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 }))
-          .catch((error: unknown) => {
-            if (!(error instanceof Error && /ReceiptHandleIsInvalid|MessageNotInflight/.test(error.name))) throw error;
-          });
-      }
+  async function show(messages: Iterable<Message>): Promise<void> {
+    for (const message of messages) {
+      await sqs
+        .send(new ChangeMessageVisibilityCommand({ QueueUrl: options.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 }))
+        .catch((error: unknown) => {
+          if (!(error instanceof Error && /ReceiptHandleIsInvalid|MessageNotInflight/.test(error.name))) throw error;
+        });
     }
+  }
+  const showHeld = async () => {
+    for (const held of [...[...stuck.values()].map(({ held }) => held), ...deferred.values()]) await show(held.values());
   };
 
   let finished = false;
