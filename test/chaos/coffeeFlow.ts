@@ -439,6 +439,22 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
         await sleep(1000);
         after = await dlqContents();
       }
+      /** Which poison came back to its DLQ with a reason, before the operator discards it. */
+      const returned = new Map(live.map((p) => [p.marker, findIn(after[p.queue], p.marker)]));
+
+      // The operator reads the reasons and discards the poison. The barista's poisoned groups stay
+      // parked (their redriven poison failed again), each cancellation held behind its poison: a
+      // second redrive sends them back, in order.
+      const discarded = (await discardPoison(sqs, out.BaristaDeadLetterQueueUrl, isCoffeePoison)).length + (await discardPoison(sqs, out.BoardDeadLetterQueueUrl, isCoffeePoison)).length;
+      for (const p of live) p.discarded = true;
+      ctx.log(`coffee: discarded ${discarded} poison message(s) from the DLQs after checking them`);
+      if ((await depth(out.BaristaDeadLetterQueueUrl)) > 0) {
+        const report = await redrive({ sqs, deadLetterQueueUrl: out.BaristaDeadLetterQueueUrl, sourceQueueUrl: out.BaristaQueueUrl, parkedGroups: new ParkedGroups(ddb, out.BaristaIdempotencyTableName), runId: `${redriveRun}-2`, visibilityTimeoutSeconds: 10 });
+        redriven.push(`${report.moved} from ${out.BaristaDeadLetterQueueUrl.split('/').pop()} again once the poison was discarded`);
+        ctx.log(`coffee: redrove ${report.moved} again once the poison was discarded (released ${report.releasedGroups.length} groups, stuck ${report.stuckGroups.length})`);
+        await settle('after the second redrive');
+        after = await dlqContents();
+      }
 
       // The consumers' own records.
       const [ordersItems, baristaItems, counterItems, probeItems, boardItems, baristaRecords] = await Promise.all([
@@ -572,14 +588,9 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
         }
       }
       for (const p of live) {
-        const back = findIn(after[p.queue], p.marker);
+        const back = returned.get(p.marker);
         redriveTally.expect(back !== undefined && hasReason(back), `${p.marker}: redriven poison not back in its DLQ with a reason`);
       }
-
-      // Checked: the poison has served its purpose and is discarded.
-      const discarded = (await discardPoison(sqs, out.BaristaDeadLetterQueueUrl, isCoffeePoison)).length + (await discardPoison(sqs, out.BoardDeadLetterQueueUrl, isCoffeePoison)).length;
-      for (const p of live) p.discarded = true;
-      ctx.log(`coffee: discarded ${discarded} poison message(s) from the DLQs after checking them`);
 
       const totalLogged = [...logOf.values()].reduce((sum, events) => sum + events.length, 0);
       const committed = [...orders.values()].reduce((sum, o) => sum + o.committed.size, 0);
