@@ -10,6 +10,8 @@ const shop = new CoffeeShopStack(app, 'CoffeeShop', {
   env,
   // `npm start` deploys the late-comer analytics only after the first orders: `--context coffee:analytics=false`.
   withAnalytics: app.node.tryGetContext('coffee:analytics') !== 'false',
+  // The board page's origin(s), comma-separated: CORS allows only these (localstack/deploy.ts passes the local board server's).
+  allowedOrigins: String(app.node.tryGetContext('coffee:allowedOrigins') ?? '').split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0),
 });
 // The board page's S3 + CloudFront hosting. The local cloud cannot run its deployment (a Python custom
 // resource), so localstack/deploy.ts leaves it out there (`--context local-cloud=true`) and `npm start`

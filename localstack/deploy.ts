@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ACCOUNT, cloudEnv, REGION, ROOT } from './cloud';
 import { reapplyDroppedProperties } from './fixups';
+import { LOCAL_BOARD_ORIGIN } from './endpoints';
 
 export const OUTPUTS_FILE = path.join(ROOT, '.local', 'outputs.json');
 
@@ -47,7 +48,8 @@ export async function deployStacks(options: { app?: string; stacks?: string[]; q
   const outdir = path.join(ROOT, '.local', appName ? `cdk.out.${appName}` : 'cdk.out');
   // `local-cloud=true` lets the app leave out what the emulator cannot run (the board site's
   // BucketDeployment, a Python custom resource: see localstack/README.md).
-  const context = Object.entries({ 'local-cloud': 'true', ...options.context }).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
+  // The local board server's origin is the one the coffee shop's API allows (CORS).
+  const context = Object.entries({ 'local-cloud': 'true', 'coffee:allowedOrigins': LOCAL_BOARD_ORIGIN, ...options.context }).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
   const appArgs = [...(options.app ? ['--app', options.app] : []), '--output', outdir, ...context];
   const quiet = options.quiet ?? false;
   // The bootstrap stack does not depend on the app: run outside the project, so that the CLI does

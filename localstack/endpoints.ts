@@ -77,3 +77,11 @@ export function toLocalApiUrl(value: string, endpoint: string = endpointUrl()): 
   if (scheme === 'wss') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url.toString();
 }
+
+/**
+ * Where `npm start` and the browser tests serve the board page locally (scripts/boardServer.ts): a
+ * fixed origin, because the coffee shop's API allows CORS from configured origins only, and the local
+ * deploy configures this one (`coffee:allowedOrigins`, localstack/deploy.ts).
+ */
+export const LOCAL_BOARD_PORT = 4573;
+export const LOCAL_BOARD_ORIGIN = `http://127.0.0.1:${LOCAL_BOARD_PORT}`;

@@ -12,10 +12,11 @@
 import { Command } from 'commander';
 import { cloudEnv, ensureCloud, LOG_FILE, stopCloud } from '../localstack/cloud';
 import { deployStacks, OUTPUTS_FILE } from '../localstack/deploy';
-import { localApiUrl, localWebSocketUrl } from '../localstack/endpoints';
+import { LOCAL_BOARD_PORT, localApiUrl, localWebSocketUrl } from '../localstack/endpoints';
 import { startBoardServer } from './boardServer';
 import { runScenario, runTrickle } from './demo/scenario';
 import { c } from './demo/terminal';
+import { userDirectoryOf, UserDirectoryClient } from './demo/identities';
 import { existsSync, readFileSync } from 'node:fs';
 
 const options = new Command()
@@ -41,7 +42,8 @@ if (!outputs || !walletOutputs) throw new Error('CoffeeShop or Wallet stack outp
 console.log(`${c.green}Deployed${c.reset} in ${((Date.now() - began) / 1000).toFixed(1)} s ${c.dim}(log: .local/deploy.log)${c.reset}`);
 
 const apiUrl = localApiUrl(outputs.ApiId!);
-const board = await startBoardServer({ config: { apiUrl, liveUrl: localWebSocketUrl(outputs.LiveApiId!, outputs.LiveStageName!) } });
+// On the origin the shop's API allows (CORS): LOCAL_BOARD_ORIGIN, configured by the local deploy.
+const board = await startBoardServer({ port: LOCAL_BOARD_PORT, config: { apiUrl, liveUrl: localWebSocketUrl(outputs.LiveApiId!, outputs.LiveStageName!) } });
 console.log(`\n${c.bold}Live order board:${c.reset} ${c.cyan}${board.url}${c.reset}   ${c.dim}(API: ${apiUrl})${c.reset}\n`);
 
 const deployLateComer = async (): Promise<Record<string, string>> => {
@@ -70,7 +72,9 @@ process.on('SIGINT', () => {
 });
 
 try {
-  const context = { outputs, apiUrl, walletApiUrl: localApiUrl(walletOutputs.WalletApiId!), lateComer, deployLateComer, signal: controller.signal };
+  // The actors sign in to the stacks' user pools as client apps do (scripts/demo/identities.ts).
+  const users = { coffeeUsers: new UserDirectoryClient(userDirectoryOf(outputs)), walletUsers: new UserDirectoryClient(userDirectoryOf(walletOutputs, 'Wallet')) };
+  const context = { outputs, apiUrl, walletApiUrl: localApiUrl(walletOutputs.WalletApiId!), ...users, lateComer, deployLateComer, signal: controller.signal };
   const ok = options.once ? await runScenario({ ...context, orders: options.orders }) : await runTrickle(context);
   await shutdown(ok ? 0 : 1);
 } catch (error) {

@@ -32,6 +32,10 @@ const Country = z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 country co
 const Payee = z.object({ name: personal(z.string().min(1).max(200)), country: Country });
 
 export const AccountOpenedV1 = z.object({ accountId: Id, holder: z.object({ name: personal(z.string().min(1).max(200)) }), currency: Currency, openedAt: Timestamp });
+/** v2 adds the holder's user id (the user pool's `sub`, sealed like the name): who may use the account. */
+export const AccountOpenedV2 = z.object({ accountId: Id, holder: z.object({ name: personal(z.string().min(1).max(200)), userId: personal(z.string().min(1).max(128)).optional() }), currency: Currency, openedAt: Timestamp });
+/** A v1 account was opened before holders signed in: it has no holder id (nobody can prove they hold it). */
+export const accountOpenedV1ToV2 = (v1: z.infer<typeof AccountOpenedV1>): z.input<typeof AccountOpenedV2> => v1;
 
 export const TransactionAddedV1 = z.object({ accountId: Id, transactionId: Id, amount: MinorUnits, payee: Payee.optional(), at: Timestamp });
 export const TransactionAddedV2 = z.object({ accountId: Id, transactionId: Id, amount: Money, payee: Payee.optional(), at: Timestamp });
@@ -69,7 +73,13 @@ export const TransactionAdded = defineEventType({
 });
 
 export const walletRegistry = defineRegistry([
-  defineEventType({ type: 'wallet.account.opened', source: WALLET_SOURCE, description: 'An account was opened for a holder, in one currency.', versions: { 1: AccountOpenedV1 } }),
+  defineEventType({
+    type: 'wallet.account.opened',
+    source: WALLET_SOURCE,
+    description: 'An account was opened for a holder, in one currency. v2 adds the holder’s user id (sealed); v1 accounts have none.',
+    versions: { 1: AccountOpenedV1, 2: AccountOpenedV2 },
+    upcast: { 1: accountOpenedV1ToV2 },
+  }),
   TransactionAdded,
   defineEventType({ type: 'wallet.account.flagged', source: WALLET_SOURCE, description: 'The account was flagged after a fraud detection: debits are refused until it is cleared.', versions: { 1: AccountFlaggedV1 } }),
   defineEventType({ type: 'wallet.account.cleared', source: WALLET_SOURCE, description: 'A flagged account was cleared by an operator.', versions: { 1: AccountClearedV1 } }),

@@ -2,14 +2,15 @@ import type * as z from 'zod';
 import type { Decider, DomainEvent, Emitted } from '../toolkit/eventsource';
 import { DomainRejection } from '../toolkit/eventsource';
 import { isClientId } from '../toolkit/http/clientId';
-import { walletRegistry, type AccountClearedV1, type AccountFlaggedV1, type AccountOpenedV1, type Currency, type Money, type TransactionAddedV2, type TransferStepRefusedV1, type TransferStepV1 } from './schemas';
+import { walletRegistry, type AccountClearedV1, type AccountFlaggedV1, type AccountOpenedV2, type Currency, type Money, type TransactionAddedV2, type TransferStepRefusedV1, type TransferStepV1 } from './schemas';
 
 /** Transactions are written in the latest version of their schema (2: amounts carry their currency). */
 const TRANSACTION_ADDED_VERSION = walletRegistry.latest('wallet.transaction.added').version;
+const ACCOUNT_OPENED_VERSION = walletRegistry.latest('wallet.account.opened').version;
 
 /** The wallet's events as its decider sees them: always at the latest version (the store upcasts). */
 export type WalletEvent =
-  | DomainEvent<'wallet.account.opened', z.infer<typeof AccountOpenedV1>>
+  | DomainEvent<'wallet.account.opened', z.infer<typeof AccountOpenedV2>>
   | DomainEvent<'wallet.transaction.added', TransactionAddedV2>
   | DomainEvent<'wallet.account.flagged', z.infer<typeof AccountFlaggedV1>>
   | DomainEvent<'wallet.account.cleared', z.infer<typeof AccountClearedV1>>
@@ -33,6 +34,11 @@ export interface WalletState {
    * from another request that reuses the id. Absent in snapshots taken before it existed.
    */
   readonly holderName?: string;
+  /**
+   * The holder's user id (the user pool's `sub`), sealed like the name: only they may use the account.
+   * Absent on accounts opened before it was recorded, which then belong to nobody who can prove it.
+   */
+  readonly holderUserId?: string;
   /** Minor units: every transaction, confirmed transfer out, and transfer credited in. At most `MAX_BALANCE` by credits. */
   readonly balance: number;
   /** Open reservations of transfers out, by transfer id (minor units). Never forgotten (they hold money); at most `MAX_OPEN_RESERVATIONS`. */
@@ -138,7 +144,7 @@ export const available = (state: WalletState): number => state.balance - Object.
 type TransferStepKind = 'ReserveFunds' | 'ReleaseReservation' | 'ConfirmReservation' | 'CreditTransfer' | 'ReverseCredit';
 
 export type WalletCommand =
-  | { readonly kind: 'OpenAccount'; readonly accountId: string; readonly holderName: string; readonly currency: Currency; readonly at: string }
+  | { readonly kind: 'OpenAccount'; readonly accountId: string; readonly holderName: string; readonly holderUserId?: string; readonly currency: Currency; readonly at: string }
   | { readonly kind: 'AddTransaction'; readonly accountId: string; readonly transactionId: string; readonly amount: Money; readonly payee?: { readonly name: string; readonly country: string }; readonly at: string }
   | { readonly kind: 'FlagAccount'; readonly accountId: string; readonly reason: string; readonly fraudEventId: string; readonly at: string }
   | { readonly kind: 'ClearAccount'; readonly accountId: string; readonly clearedBy: string; readonly at: string }
@@ -229,7 +235,7 @@ export function decideWallet(command: WalletCommand, current: WalletState): Emit
   switch (command.kind) {
     case 'OpenAccount':
       if (state.opened) reject('AccountExists', `account ${command.accountId} is already open`);
-      return [{ type: 'wallet.account.opened', data: { accountId: command.accountId, holder: { name: command.holderName }, currency: command.currency, openedAt: command.at } }];
+      return [{ type: 'wallet.account.opened', dataversion: ACCOUNT_OPENED_VERSION, data: { accountId: command.accountId, holder: { name: command.holderName, ...(command.holderUserId === undefined ? {} : { userId: command.holderUserId }) }, currency: command.currency, openedAt: command.at } }];
     case 'AddTransaction': {
       requireOpen(state, command.accountId);
       // The id is kept (recentTransactions): a client id, as the HTTP API takes it, so the memory stays bounded.
@@ -384,7 +390,7 @@ export function evolveWallet(state: WalletState, event: WalletEvent): WalletStat
 function apply(state: WalletState, event: WalletEvent): WalletState {
   switch (event.type) {
     case 'wallet.account.opened':
-      return { ...state, opened: true, currency: event.data.currency, ...(typeof event.data.holder.name === 'string' ? { holderName: event.data.holder.name } : {}) };
+      return { ...state, opened: true, currency: event.data.currency, ...(typeof event.data.holder.name === 'string' ? { holderName: event.data.holder.name } : {}), ...(typeof event.data.holder.userId === 'string' ? { holderUserId: event.data.holder.userId } : {}) };
     case 'wallet.transaction.added':
       return { ...state, balance: state.balance + event.data.amount.amount, recentTransactions: [...state.recentTransactions, remembered(event.data)].slice(-RECENT_TRANSACTIONS) };
     case 'wallet.account.flagged':

@@ -18,6 +18,7 @@ export const WalletStateSchema: z.ZodType<WalletState> = z
     opened: z.boolean(),
     currency: Currency.optional(),
     holderName: z.string().optional(),
+    holderUserId: z.string().optional(),
     balance: z.number().int(),
     reserved: z.record(z.string(), z.number().int()),
     credited: z.array(z.object({ transferId: z.string(), amount: z.number().int(), at: z.number().int() }).strict()),

@@ -224,6 +224,18 @@ export class TransactionalOutbox extends Construct {
     this.table.encryptionKey?.grant(writer, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
     return iam.Grant.addToPrincipal({ grantee: writer, actions: ['dynamodb:PutItem'], resourceArns: [this.table.tableArn] });
   }
+
+  /**
+   * Lets a reader load aggregates and event streams, and nothing else: `dynamodb:GetItem` and
+   * `dynamodb:Query` on this table, decrypt with its key, and the same `OUTBOX_*` environment as a writer
+   * (an event store is addressed by the table and the source).
+   */
+  grantRead(reader: lambda.Function): iam.Grant {
+    reader.addEnvironment(OUTBOX_ENV.tableName, this.table.tableName);
+    reader.addEnvironment(OUTBOX_ENV.source, this.source);
+    this.table.encryptionKey?.grant(reader, 'kms:Decrypt', 'kms:DescribeKey');
+    return iam.Grant.addToPrincipal({ grantee: reader, actions: ['dynamodb:GetItem', 'dynamodb:Query'], resourceArns: [this.table.tableArn] });
+  }
 }
 
 function validate(props: TransactionalOutboxProps): void {

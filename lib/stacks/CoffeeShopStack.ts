@@ -14,6 +14,8 @@ import { BusinessProbe } from './coffee/BusinessProbe';
 import { CounterService } from './coffee/CounterService';
 import { OrdersService } from './coffee/OrdersService';
 import { ARBITER_ENV } from '../../functions/coffee/shared/arbiterConfig';
+import { COFFEE_ACCESS, COFFEE_ROLES } from '../../functions/coffee/access';
+import { UserDirectory } from '../constructs/UserDirectory';
 
 export interface CoffeeShopStackProps extends StackProps {
   /**
@@ -21,6 +23,11 @@ export interface CoffeeShopStackProps extends StackProps {
    * orders, then deploys it and replays the logs into it. @default true
    */
   readonly withAnalytics?: boolean;
+  /**
+   * Origins a browser page may call the HTTP API from (CORS): the board site's, e.g. its CloudFront URL
+   * (`cdk deploy -c coffee:allowedOrigins=https://d123.cloudfront.net`). @default none
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /**
@@ -91,8 +98,13 @@ export class CoffeeShopStack extends Stack {
       Object.assign(outputs, { WaitTimesTableName: waitTimes.table.tableName, WaitTimesQueueUrl: analytics.queue.queueUrl });
     }
 
+    // Customers and staff sign in here; the board's routes are public (see functions/coffee/access.ts).
+    const users = new UserDirectory(this, 'Users', { roles: COFFEE_ROLES, removalPolicy });
     const http = new ServiceHttpApi(this, 'Http', {
       description: 'Coffee shop: orders, barista, counter, board queries',
+      access: COFFEE_ACCESS,
+      authorizer: users.authorizer,
+      allowOrigins: props.allowedOrigins ?? [],
       routes: {
         'POST /orders': orders.api,
         'POST /orders/{orderId}/cancel': orders.api,

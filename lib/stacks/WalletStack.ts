@@ -10,6 +10,8 @@ import { ServiceHttpApi } from '../constructs/ServiceHttpApi';
 import { ToolkitFunction } from '../constructs/ToolkitFunction';
 import { TransactionalOutbox } from '../constructs/TransactionalOutbox';
 import { grantService } from './coffee/grantService';
+import { WALLET_ACCESS, WALLET_ROLES } from '../../functions/wallet/access';
+import { UserDirectory } from '../constructs/UserDirectory';
 
 /**
  * The wallet and its anti-fraud service. The wallet is event-sourced: each account is a stream in
@@ -91,10 +93,17 @@ export class WalletStack extends Stack {
     transfersSaga.grantStart(transfersApi);
     transfersSaga.table.grant(transfersApi, 'dynamodb:GetItem');
     transfersSaga.table.encryptionKey?.grant(transfersApi, 'kms:Decrypt');
+    // Only the holder of the source account may start or read a transfer: it loads the account and opens its holder id.
+    wallet.grantRead(transfersApi);
+    holders.grantOpen(transfersApi);
 
+    // Account holders and fraud operators sign in here; no wallet route is public.
+    const users = new UserDirectory(this, 'Users', { roles: WALLET_ROLES, outputPrefix: 'Wallet', removalPolicy });
     new ServiceHttpApi(this, 'Http', {
       description: 'Wallet: accounts, transactions and transfers',
       outputPrefix: 'Wallet',
+      access: WALLET_ACCESS,
+      authorizer: users.authorizer,
       routes: {
         'POST /accounts': api,
         'POST /accounts/{accountId}/transactions': api,

@@ -4,7 +4,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
 import { auditSubject, discoverStores, PersonalDataSealer } from '../../functions/toolkit/privacy';
 import { replay } from '../../functions/toolkit/replay';
-import { CoffeeClient, type BoardRow } from './coffeeClient';
+import { CoffeeClient, shopActors, type BoardRow } from './coffeeClient';
+import type { UserDirectoryClient } from './identities';
 import { planOrder, runOrder, type FloorEvent, type OrderPlan } from './shopFloor';
 import { appDeadLetterQueues, deadLetterDepth, formatSeconds, shopStats, type ShopStats } from './stats';
 import { c } from './terminal';
@@ -15,6 +16,9 @@ export interface DemoContext {
   /** The wallet's HTTP API (local URL). */
   readonly walletApiUrl: string;
   readonly apiUrl: string;
+  /** The coffee shop's and the wallet's user pools: the actors sign in there. */
+  readonly coffeeUsers: UserDirectoryClient;
+  readonly walletUsers: UserDirectoryClient;
   /** The wait-time analytics are not deployed yet: deploy them after the first orders, and replay. */
   readonly lateComer: boolean;
   readonly deployLateComer: () => Promise<Record<string, string>>;
@@ -101,7 +105,7 @@ async function boardSettles(shop: CoffeeClient, expected: ReadonlyMap<string, Bo
 
 /** `--once`: a fixed scenario for CI and for a quick look; true when the shop kept every promise. */
 export async function runScenario(context: DemoContext & { readonly orders: number }): Promise<boolean> {
-  const shop = new CoffeeClient(context.apiUrl);
+  const shop = new CoffeeClient(context.apiUrl, await shopActors(context.coffeeUsers));
   const run = Date.now().toString(36);
   const customer = { customerId: `cust-${run}`, name: 'Ada Lovelace', email: 'ada@example.com' };
   const plans: OrderPlan[] = Array.from({ length: context.orders }, (_, n) => planOrder(`order-${run}`, n, n === 0 ? { customer } : {}));
@@ -121,6 +125,17 @@ export async function runScenario(context: DemoContext & { readonly orders: numb
   console.log(`  ${c.dim}${clock()}${c.reset}  ${plans[0]!.orderId.padEnd(22)} ${c.green}${`${retry.status} (retry)`.padEnd(14)}${c.reset} the same request again: answered as the first time, nothing placed twice`);
   const reused = await shop.placeOrder({ ...plans[0]!.command, lines: [{ product: 'espresso', size: 'small', quantity: 1 }] });
   console.log(`  ${c.dim}${clock()}${c.reset}  ${plans[0]!.orderId.padEnd(22)} ${c.red}${String(reused.status).padEnd(14)}${c.reset} ${reused.body.error}: ${reused.body.message}`);
+  // Only the right callers: nobody without a token, another customer cannot cancel it, a customer cannot brew.
+  const intruder = await context.coffeeUsers.user('customer-2', ['customer']);
+  let refusedRightly = true;
+  for (const [who, answer, expected] of [
+    ['no token: place an order', await shop.call('POST', '/orders', plans[0]!.command, null), 401],
+    ['another customer cancels it', await shop.cancel(plans[0]!.orderId, intruder), 404],
+    ['a customer starts the brew', await shop.call('POST', `/barista/orders/${plans[0]!.orderId}/start`), 403],
+  ] as const) {
+    refusedRightly &&= answer.status === expected;
+    console.log(`  ${c.dim}${clock()}${c.reset}  ${plans[0]!.orderId.padEnd(22)} ${answer.status === expected ? c.red : `${c.bold}${c.red}UNEXPECTED `}${String(answer.status).padEnd(14)}${c.reset} ${who}: ${answer.body.error ?? ''} ${answer.body.message ?? ''}`);
+  }
   const results = await Promise.all(floor);
 
   const unsettled = results.filter((r) => r !== 'served' && r !== 'cancelled').length;
@@ -133,20 +148,20 @@ export async function runScenario(context: DemoContext & { readonly orders: numb
   const analytics = context.lateComer ? await joinLateComer(context, shop).then(() => lateComerMatchesBoard(shop)) : await lateComerMatchesBoard(shop);
   if (!context.lateComer) console.log(`\n${c.bold}Wait-time analytics:${c.reset} ${analytics.description}`);
   const clean = await eraseAndAudit(context.outputs, customer);
-  const wallet = await runWalletScenario(context.walletApiUrl);
+  const wallet = await runWalletScenario(context.walletApiUrl, context.walletUsers);
 
-  const ok = unsettled === 0 && wrong.length === 0 && dlq === 0 && analytics.ok && clean && wallet;
+  const ok = unsettled === 0 && wrong.length === 0 && dlq === 0 && analytics.ok && clean && wallet && refusedRightly;
   console.log(`\n${ok ? `${c.green}${c.bold}Every order served or cancelled, nothing dead-lettered, the late-comer agrees, the customer erased, the fraud case handled, a failing transfer compensated.${c.reset}` : `${c.red}${c.bold}Something did not hold (see above).${c.reset}`}`);
   return ok;
 }
 
 /** `npm start`: orders keep coming until Ctrl-C; a summary line every few seconds. */
 export async function runTrickle(context: DemoContext): Promise<boolean> {
-  const shop = new CoffeeClient(context.apiUrl);
+  const shop = new CoffeeClient(context.apiUrl, await shopActors(context.coffeeUsers));
   const run = Date.now().toString(36);
   const sqs = new SQSClient({});
   const deadLetterQueues = await appDeadLetterQueues(sqs, new LambdaClient({}));
-  await runWalletScenario(context.walletApiUrl);
+  await runWalletScenario(context.walletApiUrl, context.walletUsers);
   console.log(`\n${c.bold}The shop is open.${c.reset} A new order every ~2.5 s; every 7th is cancelled; every 25th is forgotten at the barista (the probe flags it after 5 minutes). Ctrl-C to close.\n`);
   let lateComer = context.lateComer;
   let joining: Promise<unknown> | undefined;

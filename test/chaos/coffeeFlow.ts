@@ -14,7 +14,9 @@ import { outboxSortKey } from '../../functions/toolkit/outbox/outboxItem';
 import { toRow } from '../../functions/toolkit/projection/projectionItem';
 import { peekMessages, redrive } from '../../functions/toolkit/redrive';
 import { DEFAULT_STAGE, localApiUrl } from '../../localstack/endpoints';
-import { CoffeeClient, type ApiAnswer } from '../../scripts/demo/coffeeClient';
+import { CoffeeClient, shopActors, type ApiAnswer } from '../../scripts/demo/coffeeClient';
+import { userDirectoryOf, UserDirectoryClient } from '../../scripts/demo/identities';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { Flow, FlowContext, InvariantResult } from './flow';
 import { discardPoison } from './discardPoison';
 import { poisonMarker } from './poison';
@@ -37,6 +39,8 @@ const FLOW = 'coffee';
 
 const OutputsSchema = z.object({
   ApiId: z.string().min(1),
+  UserPoolId: z.string().min(1),
+  UserPoolClientId: z.string().min(1),
   OrdersTableName: z.string().min(1),
   BaristaTableName: z.string().min(1),
   CounterTableName: z.string().min(1),
@@ -263,7 +267,9 @@ export function createCoffeeFlow(options: CoffeeFlowOptions = {}): Flow & { read
     async drive(ctx, { events, keys, poison: poisonCount, onProgress }) {
       const out = outputsOf(ctx);
       const { ddb, sqs } = clients(ctx);
-      const shop = new CoffeeClient(localApiUrl(out.ApiId, DEFAULT_STAGE, ctx.endpoint));
+      // The actors sign in to the shop's user pool directly (their sign-in is not what the faults test).
+      const users = new UserDirectoryClient(userDirectoryOf(out), new CognitoIdentityProviderClient({ endpoint: ctx.endpoint }));
+      const shop = new CoffeeClient(localApiUrl(out.ApiId, DEFAULT_STAGE, ctx.endpoint), await shopActors(users, 'chaos-customer'));
       const baristaPoison = Math.min(keys, Math.ceil(poisonCount / 2));
       let reserved = 0;
       let submitted = 0;

@@ -18,6 +18,8 @@ import { emptyWatch, watchTransaction, type AccountWatch } from '../../functions
 import { TransactionAddedV2 } from '../../functions/wallet/schemas';
 import { TRANSFER_STEP_ATTEMPTS, TRANSFER_STEP_TIMEOUT_SECONDS } from '../../functions/wallet/transferSaga';
 import { localApiUrl } from '../../localstack/endpoints';
+import { userDirectoryOf, UserDirectoryClient } from '../../scripts/demo/identities';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { Flow, FlowContext, FlowFault, InvariantResult } from './flow';
 import { discardPoison } from './discardPoison';
 import { findPoison, poisonMarker, poisonPrefix } from './poison';
@@ -137,10 +139,14 @@ export class WalletFlow implements Flow {
    */
   private api(ctx: FlowContext) {
     const base = localApiUrl(ctx.outputs.WalletApiId!, undefined, ctx.endpoint);
+    // One holder owns every account of the run, signed in to the wallet's user pool (directly: their sign-in is not what the faults test).
+    const users = new UserDirectoryClient(userDirectoryOf(ctx.outputs, 'Wallet'), new CognitoIdentityProviderClient({ endpoint: ctx.endpoint }));
+    const holder = users.user('chaos-holder', ['account-holder']);
     return async (method: string, path: string, body?: unknown, retry = true): Promise<{ status: number; body: unknown }> => {
       for (let attempt = 1; ; attempt++) {
         try {
-          const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(60_000) });
+          const authorization = `Bearer ${await (await holder).accessToken()}`;
+          const response = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', authorization }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(60_000) });
           const text = await response.text();
           if (response.status >= 500 && retry && attempt < 6) {
             if (this.run) this.run.apiErrors++;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CfnElement, type Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -28,6 +28,8 @@ import { CounterService } from '../../lib/stacks/coffee/CounterService';
 import { OrdersService } from '../../lib/stacks/coffee/OrdersService';
 import { CoffeeShopStack } from '../../lib/stacks/CoffeeShopStack';
 import { expectTlsOnlyPolicy } from './support/expectTlsOnlyPolicy';
+import { routesNotAsRuled } from './support/routeAccess';
+import { COFFEE_ACCESS, COFFEE_ROLES } from '../../functions/coffee/access';
 import { allow, permissionSet, permissionsOf, eventBridgeKeysSharedBeyondItsQueues, putEventsAs, putEventsWithoutSource, wildcardAllows, type Permission } from './support/iamPermissions';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
@@ -236,11 +238,21 @@ describe('CoffeeShopStack', () => {
       });
     });
 
-    it('allows GET and POST from any origin (CORS) and access-logs its default stage to a log group', () => {
-      synth.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-        ProtocolType: 'HTTP',
-        CorsConfiguration: { AllowOrigins: ['*'], AllowMethods: ['GET', 'POST'], AllowHeaders: ['content-type'] },
-      });
+    it('protects every route as the shop’s access rules say: the JWT authorizer of its user pool on each, but the documented public board', () => {
+      expect(routesNotAsRuled(synth.template, COFFEE_ACCESS)).toEqual([]);
+      expect(Object.entries(COFFEE_ACCESS).filter(([, rule]) => 'public' in rule).map(([key]) => key)).toEqual(['GET /board', 'GET /board/orders/{orderId}']);
+      // one group per role
+      const groups = synth.idsOfType('AWS::Cognito::UserPoolGroup').map((id) => synth.resources[id]!.Properties.GroupName);
+      expect(groups.sort()).toEqual([...COFFEE_ROLES].sort());
+      synth.template.hasResourceProperties('AWS::Cognito::UserPool', { AdminCreateUserConfig: { AllowAdminCreateUserOnly: true } });
+      synth.template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: false, ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH']) });
+    });
+
+    it('allows no browser origin unless configured (CORS: see ServiceHttpApi.test.ts)', () => {
+      synth.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP', CorsConfiguration: Match.absent() });
+    });
+
+    it('access-logs its default stage to a log group', () => {
 
       const stages = synth
         .idsOfType('AWS::ApiGatewayV2::Stage')

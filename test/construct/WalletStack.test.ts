@@ -25,6 +25,8 @@ import { allow, permissionSet, permissionsOf, eventBridgeKeysSharedBeyondItsQueu
 import { projectApp } from './support/projectApp';
 import { renderIntrinsic } from './support/renderIntrinsic';
 import { AlarmProps, FunctionProps, GetAtt, IntegrationProps, MappingProps, PolicyProps, QueueProps, Ref, Resources, RouteProps, RuleProps, TableProps } from './support/templateShapes';
+import { routesNotAsRuled } from './support/routeAccess';
+import { WALLET_ACCESS, WALLET_ROLES } from '../../functions/wallet/access';
 
 /** The wallet relay's handler: the generic relay that also publishes v1 copies of `wallet.transaction.added`. */
 const WALLET_RELAY_ENTRY = 'functions/wallet/relayHandler.ts';
@@ -125,8 +127,9 @@ describe('WalletStack', () => {
     it('gives no function that commits to the wallet table a retention: no wallet event gets an expiry', () => {
       const committers = idsOfType('AWS::Lambda::Function').filter((id) => same(props(id, FunctionProps).Environment?.Variables[OUTBOX_ENV.tableName], { Ref: idOf(wallet.table) }));
 
-      // The API, the flag-on-fraud consumer and the command handler append to the accounts' streams.
-      expect(committers.sort()).toEqual([idOf(api), idOf(flagOnFraud.function), idOf(commandHandler)].sort());
+      // The API, the flag-on-fraud consumer and the command handler append to the accounts' streams; the
+      // transfers API only reads them (who holds the source account), without PutItem (its own test).
+      expect(committers.sort()).toEqual([idOf(api), idOf(flagOnFraud.function), idOf(commandHandler), idOf(transfersApi)].sort());
       for (const id of committers) {
         const variables = props(id, FunctionProps).Environment?.Variables ?? {};
         expect(variables[OUTBOX_ENV.source], id).toBe(WALLET_SOURCE);
@@ -269,6 +272,13 @@ describe('WalletStack', () => {
   });
 
   describe('HTTP API', () => {
+    it('protects every route with the JWT authorizer of the wallet’s user pool: none is public', () => {
+      expect(routesNotAsRuled(template, WALLET_ACCESS)).toEqual([]);
+      expect(Object.values(WALLET_ACCESS).filter((rule) => 'public' in rule)).toEqual([]);
+      const groups = Object.values(template.findResources('AWS::Cognito::UserPoolGroup')).map((group) => (group as { Properties: { GroupName: string } }).Properties.GroupName);
+      expect(groups.sort()).toEqual([...WALLET_ROLES].sort());
+    });
+
     it('has exactly the wallet’s routes: accounts to the accounts function, transfers to the transfers function', () => {
       const integrationFunction = (target: unknown): string => {
         const integrationId = /^integrations\/\{\{Ref:(.+)\}\}$/.exec(renderIntrinsic(target))?.[1];
@@ -340,10 +350,12 @@ describe('WalletStack', () => {
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual([]);
     });
 
-    it('lets the transfers API only Get a saga instance, Put a transfer’s request (SagaClient.start) and send only to the saga queue', () => {
+    it('lets the transfers API only Get a saga instance, Put a transfer’s request (SagaClient.start), read accounts (who holds the source) and send only to the saga queue', () => {
       const permissions = permissionsOfFn(transfersApi);
 
-      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(permissionSet(allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(transfers.table))));
+      expect(permissions.filter((p) => p.action.startsWith('dynamodb:'))).toEqual(
+        permissionSet(allow(['dynamodb:GetItem', 'dynamodb:PutItem'], arn(transfers.table)), allow(['dynamodb:GetItem', 'dynamodb:Query'], arn(wallet.table)), allow(['dynamodb:GetItem'], arn(holders.keyTable))),
+      );
       expect(permissions.filter((p) => p.action.startsWith('sqs:'))).toEqual(allow(['sqs:SendMessage'], arn(transfers.queue)));
     });
 

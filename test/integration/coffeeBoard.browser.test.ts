@@ -7,7 +7,9 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { localApiUrl, localWebSocketUrl } from '../../localstack/endpoints';
+import { LOCAL_BOARD_PORT, localApiUrl, localWebSocketUrl } from '../../localstack/endpoints';
+import type { CoffeeClient } from '../../scripts/demo/coffeeClient';
+import { coffeeShop } from '../support/actors';
 import { startBoardServer, type BoardServer } from '../../scripts/boardServer';
 import { launchBrowser, type LaunchedBrowser } from '../support/browser';
 import { unique } from '../support/eventually';
@@ -38,22 +40,18 @@ describe('the live order board on the deployed coffee shop', () => {
   let sockets = 0;
   const pageErrors: string[] = [];
 
-  /** Sends a command to the HTTP API as a client would, and returns its status and parsed body. */
-  async function post(path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${apiUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
-  }
+  let shop: CoffeeClient;
+  /** Sends a command to the HTTP API as the actor whose job it is (the barista's and the counter's routes as staff, the rest as the customer). */
+  const post = (path: string, body?: unknown) =>
+    shop.call('POST', path, body, path.startsWith('/barista/') ? shop.actors.barista : path.startsWith('/counter/') ? shop.actors.counter : shop.actors.customer);
 
   beforeAll(async () => {
     const outputs = stackOutputs('CoffeeShop');
     apiUrl = localApiUrl(z.string().min(1).parse(outputs.ApiId));
     const liveUrl = localWebSocketUrl(z.string().min(1).parse(outputs.LiveApiId), outputs.LiveStageName ?? 'live');
-    server = await startBoardServer({ config: { apiUrl, liveUrl, shopName: 'Coffee shop (local)' } });
+    shop = await coffeeShop();
+    // On the origin the shop's API allows (CORS), as npm start serves it.
+    server = await startBoardServer({ port: LOCAL_BOARD_PORT, config: { apiUrl, liveUrl, shopName: 'Coffee shop (local)' } });
     chromium = await launchBrowser();
     context = await chromium.newContext();
     page = await context.newPage();

@@ -5,13 +5,13 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { queueKey } from '../../functions/coffee/barista/ticket';
-import { localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient } from '../../scripts/demo/coffeeClient';
 import { outboxPartitionKey } from '../../functions/toolkit/outbox';
 import { randomBytes } from 'node:crypto';
 import { auditSubject, discoverStores, erasureAggregate, formatSealed, PersonalDataSealer, PRIVACY_ENV } from '../../functions/toolkit/privacy';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
+import { coffeeShop } from '../support/actors';
 
 const ddb = new DynamoDBClient({});
 const lambda = new LambdaClient({});
@@ -22,9 +22,9 @@ const invoke = async (functionName: string, payload: unknown) =>
 
 let shop: CoffeeClient;
 
-beforeAll(() => {
+beforeAll(async () => {
   coffee = stackOutputs('CoffeeShop');
-  shop = new CoffeeClient(localApiUrl(coffee.ApiId!));
+  shop = await coffeeShop();
 });
 
 /** The events committed for an aggregate of the orders service (its outbox log), in order. */

@@ -7,10 +7,10 @@ import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
 import { queueKey } from '../../functions/coffee/barista/ticket';
 import type { ProbeReport } from '../../functions/coffee/probe/runProbe';
 import { replay } from '../../functions/toolkit/replay';
-import { localApiUrl } from '../../localstack/endpoints';
 import { CoffeeClient, type BoardRow } from '../../scripts/demo/coffeeClient';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
+import { coffeeShop } from '../support/actors';
 
 const ddb = new DynamoDBClient({});
 const sqs = new SQSClient({});
@@ -18,9 +18,9 @@ const lambda = new LambdaClient({});
 let out: Record<string, string>;
 let shop: CoffeeClient;
 
-beforeAll(() => {
+beforeAll(async () => {
   out = stackOutputs('CoffeeShop');
-  shop = new CoffeeClient(localApiUrl(out.ApiId!));
+  shop = await coffeeShop();
 });
 
 const rowOf = async (orderId: string): Promise<BoardRow | undefined> => {

@@ -11,7 +11,11 @@
  * unsubscribed sources, bad sequences, oversized fields, plaintext where a sealed value belongs.
  * Invariant: each is dead-lettered with its reason; the consumers still apply a valid event afterwards.
  *
- * Authentication is not fuzzed: the APIs have none yet (issue 13 §1, see docs/security.md).
+ * Every request carries a generated credential: none, a malformed or unsigned token, a real token
+ * whose claims were altered (its signature no longer matches), a token of the other service's user
+ * pool, a signed-in user without the route's role, or one with every role of the service (so that the
+ * hostile body reaches the handler). API Gateway's authorizer answers the first four 401 with its own
+ * body (`{"message":"Unauthorized"}`, which HTTP APIs cannot change); our handlers name their errors.
  */
 import { ApiGatewayV2Client, GetRoutesCommand } from '@aws-sdk/client-apigatewayv2';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -23,6 +27,9 @@ import { localApiUrl } from '../../localstack/endpoints';
 import { discardPoison } from '../chaos/discardPoison';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
+import { coffeeUsers, walletUsers } from '../support/actors';
+import { COFFEE_ROLES } from '../../functions/coffee/access';
+import { WALLET_ROLES } from '../../functions/wallet/access';
 
 const sqs = new SQSClient({});
 const apigw = new ApiGatewayV2Client({});
@@ -84,8 +91,11 @@ interface Answer {
   readonly text: string;
 }
 
-async function request(apiUrl: string, method: string, path: string, body: string | Uint8Array | undefined, contentType: string | undefined): Promise<Answer> {
-  const response = await fetch(`${apiUrl}${path}`, { method, ...(body === undefined ? {} : { body }), ...(contentType ? { headers: { 'content-type': contentType } } : {}) });
+async function request(apiUrl: string, method: string, path: string, body: string | Uint8Array | undefined, contentType: string | undefined, token?: string): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (contentType) headers['content-type'] = contentType;
+  if (token !== undefined) headers.authorization = token;
+  const response = await fetch(`${apiUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
   const text = await response.text();
   let parsed: unknown;
   try {
@@ -101,18 +111,43 @@ function problemWith(answer: Answer): string | undefined {
   if (answer.status >= 500) return `answered ${answer.status}: ${answer.text}`;
   if (answer.status >= 400) {
     const body = answer.body as { error?: unknown; message?: unknown } | undefined;
-    // API Gateway itself answers an unmatched route ({"message":"Not Found"}); our handlers name the error.
-    const fromGateway = answer.status === 404 && typeof body?.message === 'string' && body.error === undefined;
+    // API Gateway itself answers an unmatched route ({"message":"Not Found"}) and a request its JWT
+    // authorizer refuses ({"message":"Unauthorized"}); our handlers name the error.
+    const fromGateway = (answer.status === 404 || answer.status === 401) && typeof body?.message === 'string' && body.error === undefined;
     if (!fromGateway && (typeof body?.error !== 'string' || body.error === '' || typeof body.message !== 'string')) return `answered ${answer.status} without a JSON error: ${answer.text}`;
   }
   return undefined;
 }
 
+/** A token with the same header and signature, and claims changed: what a caller who wants another role would send. */
+function altered(token: string, change: Record<string, unknown>): string {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  const claims = { ...(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>), ...change };
+  return `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
+}
+const unsigned = (claims: Record<string, unknown>) => `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+
+/** The credentials a request may carry, by kind: the Authorization header's value, or none. */
+async function credentials(users: ReturnType<typeof coffeeUsers>, roles: readonly string[], otherPool: ReturnType<typeof coffeeUsers>): Promise<Record<string, string | undefined>> {
+  const [everyRole, noRole, stranger] = await Promise.all([users.user('fuzz-every-role', roles), users.user('fuzz-no-role', []), otherPool.user('fuzz-stranger', [])]);
+  const valid = await everyRole.accessToken();
+  return {
+    none: undefined,
+    malformed: 'Bearer not.a.jwt',
+    'not bearer': `Basic ${Buffer.from('admin:admin').toString('base64')}`,
+    unsigned: `Bearer ${unsigned({ sub: 'x', 'cognito:groups': [...roles], token_use: 'access', exp: Math.floor(Date.now() / 1000) + 600 })}`,
+    'claims altered': `Bearer ${altered(await noRole.accessToken(), { 'cognito:groups': [...roles] })}`,
+    'other pool': `Bearer ${await stranger.accessToken()}`,
+    'no role': `Bearer ${await noRole.accessToken()}`,
+    'every role': `Bearer ${valid}`,
+  };
+}
+
 describe('fuzzing the deployed APIs and consumers, on the local cloud', () => {
   it('answers every generated hostile request to every route without a 5xx, every 4xx as JSON naming the error, and still serves afterwards', async () => {
     const apis = [
-      { name: 'coffee', url: localApiUrl(coffee.ApiId!), routes: await routesOf(coffee.ApiId!) },
-      { name: 'wallet', url: localApiUrl(wallet.WalletApiId!), routes: await routesOf(wallet.WalletApiId!) },
+      { name: 'coffee', url: localApiUrl(coffee.ApiId!), routes: await routesOf(coffee.ApiId!), credentials: await credentials(coffeeUsers(), COFFEE_ROLES, walletUsers()) },
+      { name: 'wallet', url: localApiUrl(wallet.WalletApiId!), routes: await routesOf(wallet.WalletApiId!), credentials: await credentials(walletUsers(), WALLET_ROLES, coffeeUsers()) },
     ];
     expect(apis.map((api) => api.routes.length)).toEqual([8, 6]);
     const outcomes = new Map<string, number>();
@@ -122,10 +157,15 @@ describe('fuzzing the deployed APIs and consumers, on the local cloud', () => {
       for (const route of api.routes) {
         const [method, template] = route.split(' ') as [string, string];
         await fc.assert(
-          fc.asyncProperty(fc.array(hostileSegment, { minLength: 1, maxLength: 1 }), hostileBody, fc.constantFrom('application/json', 'text/plain', undefined), async ([segment], body, contentType) => {
+          fc.asyncProperty(fc.array(hostileSegment, { minLength: 1, maxLength: 1 }), hostileBody, fc.constantFrom('application/json', 'text/plain', undefined), fc.constantFrom(...Object.keys(api.credentials)), async ([segment], body, contentType, credential) => {
             const path = template.replace(/\{[^}]+\}/g, segment!);
-            const answer = await request(api.url, method, path, method === 'GET' ? undefined : body, contentType);
-            outcomes.set(`${Math.floor(answer.status / 100)}xx`, (outcomes.get(`${Math.floor(answer.status / 100)}xx`) ?? 0) + 1);
+            const answer = await request(api.url, method, path, method === 'GET' ? undefined : body, contentType, api.credentials[credential]);
+            const outcome = `${credential} → ${answer.status === 401 || answer.status === 403 ? answer.status : `${Math.floor(answer.status / 100)}xx`}`;
+            outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+            // only a signed-in caller with a role of the route gets past the door (or anyone on a public route)
+            const unrouted = answer.status === 404 && (answer.body as { error?: unknown } | undefined)?.error === undefined; // the gateway's: no route matched the path
+            const refused = answer.status === 401 || answer.status === 403 || unrouted;
+            if (!refused && credential !== 'every role' && !route.startsWith('GET /board')) problems.push(`${api.name} ${method} ${path.slice(0, 80)}: let a request with credential "${credential}" in (${answer.status})`);
             const problem = problemWith(answer);
             if (problem) problems.push(`${api.name} ${method} ${path.slice(0, 80)}: ${problem}`);
             return problem === undefined;
@@ -139,9 +179,9 @@ describe('fuzzing the deployed APIs and consumers, on the local cloud', () => {
 
     // still serving: a valid order and a valid account go through
     const orderId = unique('fuzz-after');
-    expect((await request(apis[0]!.url, 'POST', '/orders', JSON.stringify({ orderId, lines: [{ product: 'latte' }] }), 'application/json')).status).toBe(201);
+    expect((await request(apis[0]!.url, 'POST', '/orders', JSON.stringify({ orderId, lines: [{ product: 'latte' }] }), 'application/json', apis[0]!.credentials['every role'])).status).toBe(201);
     const accountId = unique('fuzz-acct');
-    expect((await request(apis[1]!.url, 'POST', '/accounts', JSON.stringify({ accountId, holderName: 'Ada', currency: 'EUR' }), 'application/json')).status).toBe(201);
+    expect((await request(apis[1]!.url, 'POST', '/accounts', JSON.stringify({ accountId, holderName: 'Ada', currency: 'EUR' }), 'application/json', apis[1]!.credentials['every role'])).status).toBe(201);
   });
 
   it('dead-letters every generated hostile event with its reason, and the consumers still apply a valid one afterwards', async () => {
@@ -204,7 +244,8 @@ describe('fuzzing the deployed APIs and consumers, on the local cloud', () => {
     // still applying: a valid order reaches the board
     const shop = localApiUrl(coffee.ApiId!);
     const orderId = unique('fuzz-valid');
-    expect((await request(shop, 'POST', '/orders', JSON.stringify({ orderId, lines: [{ product: 'mocha' }] }), 'application/json')).status).toBe(201);
+    const customer = `Bearer ${await (await coffeeUsers().user('fuzz-customer', ['customer'])).accessToken()}`;
+    expect((await request(shop, 'POST', '/orders', JSON.stringify({ orderId, lines: [{ product: 'mocha' }] }), 'application/json', customer)).status).toBe(201);
     await eventually(async () => (await request(shop, 'GET', `/board/orders/${orderId}`, undefined, undefined)).status, (status) => status === 200, { what: 'the valid order on the board' });
   });
 });

@@ -4,18 +4,18 @@ import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSCli
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WALLET_SOURCE } from '../../functions/wallet/schemas';
 import { walletStore } from '../../functions/wallet/walletStore';
-import { localApiUrl } from '../../localstack/endpoints';
-import { CoffeeClient } from '../../scripts/demo/coffeeClient';
+import type { ApiClient } from '../../scripts/demo/coffeeClient';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
+import { fraudOperator, walletAs } from '../support/actors';
 
 let out: Record<string, string>;
-let api: CoffeeClient;
+let api: ApiClient;
 const eur = (amount: number) => ({ amount, currency: 'EUR' });
 
-beforeAll(() => {
+beforeAll(async () => {
   out = stackOutputs('Wallet');
-  api = new CoffeeClient(localApiUrl(out.WalletApiId!));
+  api = await walletAs();
 });
 
 async function openAccount(): Promise<string> {
@@ -91,7 +91,7 @@ describe('the wallet and anti-fraud, on the local cloud', () => {
     expect(await transact(accountId, -1_000)).toMatchObject({ status: 409, body: { error: 'AccountFlagged', message: expect.stringMatching(/until it is cleared/) } });
     expect(await transact(accountId, 1_000)).toMatchObject({ status: 201 }); // credits still land
 
-    expect(await api.call('POST', `/accounts/${accountId}/clear`, { clearedBy: 'fraud-desk' })).toMatchObject({ status: 200 });
+    expect(await api.call('POST', `/accounts/${accountId}/clear`, {}, await fraudOperator())).toMatchObject({ status: 200 });
     expect(await transact(accountId, -1_000)).toMatchObject({ status: 201 });
   });
 

@@ -2,10 +2,9 @@ import { DeleteRuleCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyEventId } from '../../functions/toolkit/schemas/olderVersionCopy';
-import { localApiUrl } from '../../localstack/endpoints';
-import { CoffeeClient } from '../../scripts/demo/coffeeClient';
 import { unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
+import { walletAs } from '../support/actors';
 
 // During the v1 → v2 migration of wallet.transaction.added, the wallet's relay publishes each euro
 // transaction on the bus twice: as committed (v2) and as a v1 copy for consumers not yet moved.
@@ -40,7 +39,7 @@ afterAll(async () => {
 
 describe('publishing both versions side by side (the wallet relay’s migration option)', () => {
   it('puts a euro transaction on the bus as v2 and as a v1 copy (same key and sequence, a derived id); a dollar one only as v2', async () => {
-    const api = new CoffeeClient(localApiUrl(out.WalletApiId!));
+    const api = await walletAs();
     const euros = unique('eur');
     const dollars = unique('usd');
     for (const [accountId, currency] of [[euros, 'EUR'], [dollars, 'USD']] as const) {

@@ -2,12 +2,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { InvalidSnapshotError } from '../../functions/toolkit/eventsource';
 import { HttpError, httpApi, MAX_BODY_BYTES } from '../../functions/toolkit/http/httpApi';
+import { callerOf } from '../../functions/toolkit/http/access';
 import { CommitTooLargeError, TransactionConflictError } from '../../functions/toolkit/outbox';
 import { SubjectErasedError } from '../../functions/toolkit/privacy/errors';
 
+const OPEN = { 'POST /things': { public: 'a test route' } } as const;
 const request = (routeKey: string): APIGatewayProxyEventV2 => ({ routeKey, rawPath: '/', headers: {}, requestContext: {} } as unknown as APIGatewayProxyEventV2);
 const answer = async (error: unknown) => {
-  const handler = httpApi({ 'POST /things': async () => { throw error; } });
+  const handler = httpApi({ 'POST /things': async () => { throw error; } }, { access: OPEN });
   const response = await handler(request('POST /things'));
   return { status: response.statusCode, body: JSON.parse(response.body) as { error: string; message: string }, headers: response.headers };
 };
@@ -33,7 +35,7 @@ describe('httpApi: what a failure tells the caller', () => {
 });
 
 describe('httpApi: bounded request bodies', () => {
-  const echo = httpApi({ 'POST /things': async (event) => ({ statusCode: 200, body: JSON.stringify({ bytes: Buffer.byteLength(event.body ?? '') }) }) });
+  const echo = httpApi({ 'POST /things': async (event) => ({ statusCode: 200, body: JSON.stringify({ bytes: Buffer.byteLength(event.body ?? '') }) }) }, { access: OPEN });
   const post = (body: string, isBase64Encoded = false) => echo({ ...request('POST /things'), body, isBase64Encoded });
   /** A JSON body of exactly `bytes` bytes (UTF-8), of `char` repeated. */
   const bodyOf = (bytes: number, char = 'a') => JSON.stringify({ text: char.repeat(Math.floor((bytes - 11) / Buffer.byteLength(char))) }).padEnd(bytes, ' ');
@@ -53,5 +55,63 @@ describe('httpApi: bounded request bodies', () => {
     expect(Buffer.byteLength(bodyOf(MAX_BODY_BYTES))).toBe(MAX_BODY_BYTES);
     expect((await post(bodyOf(MAX_BODY_BYTES))).statusCode).toBe(200);
     expect((await post(Buffer.from(bodyOf(MAX_BODY_BYTES)).toString('base64'), true)).statusCode).toBe(200);
+  });
+});
+
+describe('httpApi: every route has its rule, checked before it runs', () => {
+  const access = {
+    'POST /orders': { roles: ['customer'] },
+    'POST /barista/start': { roles: ['barista', 'operator'] },
+    'GET /board': { public: 'no personal data' },
+  } as const;
+  const seen: { route: string; sub: string }[] = [];
+  const api = httpApi(
+    {
+      'POST /orders': async (_event, caller) => (seen.push({ route: 'orders', sub: caller.sub }), { statusCode: 201, body: '{}' }),
+      'POST /barista/start': async (_event, caller) => (seen.push({ route: 'start', sub: caller.sub }), { statusCode: 200, body: '{}' }),
+      'GET /board': async (_event, caller) => (seen.push({ route: 'board', sub: caller.sub }), { statusCode: 200, body: '{}' }),
+    },
+    { access },
+  );
+  /** A request as API Gateway hands it on after its JWT authorizer: every claim a string, arrays as "[a b]". */
+  const signedIn = (routeKey: string, claims: Record<string, string> | undefined) =>
+    ({ ...request(routeKey), requestContext: claims ? { authorizer: { jwt: { claims, scopes: null } } } : {} }) as unknown as APIGatewayProxyEventV2;
+  const call = async (routeKey: string, claims?: Record<string, string>) => {
+    const response = await api(signedIn(routeKey, claims));
+    return { status: response.statusCode, body: JSON.parse(response.body) as { error?: string; message?: string } };
+  };
+
+  it('answers 401 without verified claims and 403 without one of the route’s roles, and runs nothing', async () => {
+    seen.length = 0;
+    expect(await call('POST /orders')).toMatchObject({ status: 401, body: { error: 'Unauthorized', message: expect.stringMatching(/access token/) } });
+    expect(await call('POST /orders', { sub: 'u-1', 'cognito:groups': '[barista]' })).toMatchObject({ status: 403, body: { error: 'Forbidden', message: 'route POST /orders is for customer' } });
+    expect(await call('POST /orders', { sub: 'u-1' })).toMatchObject({ status: 403 });
+    // a group whose name contains a role's is not that role
+    expect(await call('POST /orders', { sub: 'u-1', 'cognito:groups': '[customers not-customer]' })).toMatchObject({ status: 403 });
+    // claims that are not a caller (no sub) are no caller
+    expect(await call('POST /orders', { 'cognito:groups': '[customer]' })).toMatchObject({ status: 401 });
+    expect(seen).toEqual([]);
+  });
+
+  it('runs the route for a caller in one of its roles, with the caller’s sub and name; a public route for anyone', async () => {
+    seen.length = 0;
+    expect(await call('POST /orders', { sub: 'u-1', username: 'ada', 'cognito:groups': '[customer]' })).toMatchObject({ status: 201 });
+    expect(await call('POST /barista/start', { sub: 'u-2', 'cognito:groups': '[counter operator]' })).toMatchObject({ status: 200 });
+    expect(await call('GET /board')).toMatchObject({ status: 200 });
+    expect(seen).toEqual([{ route: 'orders', sub: 'u-1' }, { route: 'start', sub: 'u-2' }, { route: 'board', sub: '' }]);
+  });
+
+  it('reads cognito:groups as API Gateway passes it (a bracketed string) and as an array', () => {
+    expect(callerOf(signedIn('GET /board', { sub: 'u', 'cognito:groups': '[a b]' }))?.roles).toEqual(new Set(['a', 'b']));
+    expect(callerOf(signedIn('GET /board', { sub: 'u', 'cognito:groups': 'a' }))?.roles).toEqual(new Set(['a']));
+    const withArray = { ...request('GET /board'), requestContext: { authorizer: { jwt: { claims: { sub: 'u', 'cognito:groups': ['a', 'b'] } } } } } as unknown as APIGatewayProxyEventV2;
+    expect(callerOf(withArray)?.roles).toEqual(new Set(['a', 'b']));
+    expect(callerOf(signedIn('GET /board', { sub: 'u' }))).toEqual({ sub: 'u', username: 'u', roles: new Set() });
+  });
+
+  it('refuses a route that has no rule (a handler serving a route its access module forgot)', async () => {
+    const unruled = httpApi({ 'GET /secret': async () => ({ statusCode: 200, body: '{}' }) } as never, { access: {} });
+    const response = await unruled(signedIn('GET /secret', { sub: 'u', 'cognito:groups': '[operator]' }));
+    expect(response.statusCode).toBe(403);
   });
 });

@@ -32,6 +32,23 @@ describe('the wallet’s event store', () => {
     expect((await wallet.load('a-1')).version).toBe(before.version);
   });
 
+  it('given an account opened by a signed-in holder, when it is loaded (folded, or from a snapshot), then it still knows its holder', async () => {
+    // arrange
+    const table = new FakeTable(100);
+    const wallet = store(table);
+    await wallet.handle('a-1', { kind: 'OpenAccount', accountId: 'a-1', holderName: 'pd1:sealed-name', holderUserId: 'pd1:sealed-user', currency: 'EUR', at: AT });
+    const folded = await wallet.load('a-1');
+    for (let i = 1; i <= 20; i++) await wallet.handle('a-1', add(`t-${i}`, 1));
+
+    // act
+    const snapshotted = await wallet.load('a-1');
+
+    // assert: the holder id went through the stored event's schema (v2) and the snapshot's
+    expect(folded.state.holderUserId).toBe('pd1:sealed-user');
+    expect(snapshotted.snapshotAt).toBe(20);
+    expect(snapshotted.state.holderUserId).toBe('pd1:sealed-user');
+  });
+
   it('given a snapshot of version 1 (which lost the recent transactions), when the account is loaded, then it is ignored: the fold starts at the first event and a retry is still recognised', async () => {
     // arrange: 20 events, then the snapshot as version 1 wrote it (no recent transactions)
     const table = new FakeTable(100);

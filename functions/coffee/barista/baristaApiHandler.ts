@@ -11,6 +11,7 @@ import { instrument } from '../../toolkit/observability';
 import { parseConfig } from '../../toolkit/config/parseConfig';
 import { orderKey } from '../orders/placeOrder';
 import { ARBITER_ENV, BaristaArbiterConfigSchema } from '../shared/arbiterConfig';
+import { COFFEE_ACCESS } from '../access';
 
 const logger = new Logger({ serviceName: 'coffee-barista' });
 const dynamodb = instrument(new DynamoDBClient({}));
@@ -50,5 +51,5 @@ export const handler = httpApi(
     'POST /barista/orders/{orderId}/start': (event) => act(event, 'start'),
     'POST /barista/orders/{orderId}/finish': (event) => act(event, 'finish'),
   },
-  logger,
+  { access: COFFEE_ACCESS, logger },
 );

@@ -8,6 +8,7 @@ import { OrderIdSchema } from '../orders/placeOrder';
 import type { BoardState } from './board';
 import { QUERIES_ENV, QueriesConfigSchema } from './queriesConfig';
 import { instrument } from '../../toolkit/observability';
+import { COFFEE_ACCESS } from '../access';
 
 const config = parseConfig(QueriesConfigSchema);
 const logger = new Logger({ serviceName: 'coffee-board' });
@@ -40,5 +41,5 @@ export const handler = httpApi(
       return json(200, { ...totals, averageWaitSeconds: averageWaitSeconds(totals) ?? null });
     },
   },
-  logger,
+  { access: COFFEE_ACCESS, logger },
 );

@@ -7,6 +7,7 @@ import { commitDecision } from '../shared/commitDecision';
 import { outboxFromEnv } from '../../toolkit/outbox/outboxFromEnv';
 import { pickupKey, serveOrder, servedKey, type Pickup, type Service } from './pickup';
 import { instrument } from '../../toolkit/observability';
+import { COFFEE_ACCESS } from '../access';
 
 const logger = new Logger({ serviceName: 'coffee-counter' });
 const dynamodb = instrument(new DynamoDBClient({}));
@@ -25,5 +26,5 @@ export const handler = httpApi(
       return json(200, { orderId, ...state });
     },
   },
-  logger,
+  { access: COFFEE_ACCESS, logger },
 );

@@ -62,7 +62,16 @@ export interface OrderState {
   readonly totalCents: number;
   readonly placedAt: string;
   readonly customer?: Customer;
+  /**
+   * The `sub` of the signed-in customer who placed it: only they may cancel it or retry placing it.
+   * Kept in the order's state only, never in an event (a user pool's `sub` is an opaque id, but it is
+   * an id of a person: nothing downstream needs it).
+   */
+  readonly placedBy?: string;
 }
+
+/** Whether `sub` placed the order (an order stored without a `placedBy` was placed by nobody who can prove it). */
+export const placedBy = (state: Pick<OrderState, 'placedBy'>, sub: string): boolean => state.placedBy !== undefined && sub !== '' && state.placedBy === sub;
 
 /**
  * Decides `PlaceOrder` for an order that does not exist yet. Pure: time arrives as `now`, and the

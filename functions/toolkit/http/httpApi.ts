@@ -4,6 +4,7 @@ import type * as z from 'zod';
 import { permanentStatus } from '../errors/permanent';
 import { TransactionConflictError } from '../outbox/errors';
 import { withApiCallLog } from '../observability';
+import { authorize, isRefusal, type AccessPolicy, type Caller } from './access';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 
@@ -48,7 +49,8 @@ export function jsonBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
-export type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
+/** A route's handler: the request and its caller (`ANONYMOUS` on a public route), checked against the route's `Access` already. */
+export type Route = (event: APIGatewayProxyEventV2, caller: Caller) => Promise<HttpResponse>;
 
 /**
  * The largest request body the APIs accept, in bytes: every command here fits in a few KB (an order of
@@ -65,18 +67,35 @@ function checkBodySize(event: APIGatewayProxyEventV2, max: number): void {
   if (bytes > max) throw new HttpError(413, 'PayloadTooLarge', `the request body is ${bytes} bytes; at most ${max} are accepted`);
 }
 
+export interface HttpApiOptions<A extends AccessPolicy> {
+  /** Who may call each route (the service's access module, which its stack also reads). */
+  readonly access: A;
+  readonly logger?: Logger;
+  /** @default MAX_BODY_BYTES */
+  readonly maxBodyBytes?: number;
+}
+
 /**
  * An HTTP API (payload v2) Lambda handler dispatching on the route key (`POST /orders/{orderId}/cancel`).
- * A body over `maxBodyBytes` (default `MAX_BODY_BYTES`) is a 413 before any route sees it. `HttpError`s become their 4xx, permanent failures (`isPermanent`) a 4xx with the reason, lasting
- * contention a 503 with `Retry-After`; anything else is a 500 that says nothing about internals.
+ * Every route must have a rule in `access`: a request without a verified caller is a 401, a caller
+ * without one of the route's roles a 403, before the route runs (object-level checks are the route's).
+ * A body over `maxBodyBytes` is a 413 before any route sees it. `HttpError`s become their 4xx,
+ * permanent failures (`isPermanent`) a 4xx with the reason, lasting contention a 503 with
+ * `Retry-After`; anything else is a 500 that says nothing about internals.
  */
-export function httpApi(routes: Readonly<Record<string, Route>>, logger = new Logger(), options: { readonly maxBodyBytes?: number } = {}): (event: APIGatewayProxyEventV2) => Promise<HttpResponse> {
+export function httpApi<A extends AccessPolicy>(routes: { readonly [K in keyof A]?: Route }, options: HttpApiOptions<A>): (event: APIGatewayProxyEventV2) => Promise<HttpResponse> {
+  const logger = options.logger ?? new Logger();
   return withApiCallLog(async (event: APIGatewayProxyEventV2): Promise<HttpResponse> => {
-    const route = routes[event.routeKey];
+    const route = (routes as Readonly<Record<string, Route | undefined>>)[event.routeKey];
     if (!route) return json(404, { error: 'NotFound', message: `no route ${event.routeKey}` });
+    const caller = authorize(event, options.access[event.routeKey]);
+    if (isRefusal(caller)) {
+      logger.warn('request refused: access', { route: event.routeKey, status: caller.statusCode });
+      return json(caller.statusCode, { error: caller.error, message: caller.message });
+    }
     try {
       checkBodySize(event, options.maxBodyBytes ?? MAX_BODY_BYTES);
-      return await route(event);
+      return await route(event, caller);
     } catch (error) {
       if (error instanceof HttpError) {
         logger.info('request rejected', { route: event.routeKey, status: error.statusCode, error: error.error });

@@ -9,6 +9,8 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ToolkitFunction } from '../../../lib/constructs/ToolkitFunction';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 
 /**
  * What the conformance tests deploy: streams and queues feeding the probe function; an HTTP API, a
@@ -105,6 +107,16 @@ export class ProbeStack extends Stack {
     const httpIntegration = new HttpLambdaIntegration('ApiProbeIntegration', apiProbe);
     http.addRoutes({ path: '/things', methods: [apigwv2.HttpMethod.POST], integration: httpIntegration });
     http.addRoutes({ path: '/things/{id}', methods: [apigwv2.HttpMethod.GET], integration: httpIntegration });
+    // A Cognito user pool and a route behind its JWT authorizer (what the reference stacks' UserDirectory
+    // does, written out plainly here): what the emulator verifies of a token, and what the function sees.
+    const pool = new cognito.UserPool(this, 'ProbeUserPool', { selfSignUpEnabled: false, removalPolicy: RemovalPolicy.DESTROY });
+    const client = pool.addClient('ProbeClient', { authFlows: { userPassword: true }, generateSecret: false });
+    const otherClient = pool.addClient('ProbeOtherClient', { authFlows: { userPassword: true }, generateSecret: false });
+    for (const group of ['probe-a', 'probe-b']) new cognito.CfnUserPoolGroup(this, `ProbeGroup-${group}`, { userPoolId: pool.userPoolId, groupName: group });
+    http.addRoutes({ path: '/secured', methods: [apigwv2.HttpMethod.GET], integration: httpIntegration, authorizer: new HttpUserPoolAuthorizer('ProbeAuthorizer', pool, { userPoolClients: [client] }) });
+    new CfnOutput(this, 'ProbeUserPoolId', { value: pool.userPoolId });
+    new CfnOutput(this, 'ProbeUserPoolClientId', { value: client.userPoolClientId });
+    new CfnOutput(this, 'ProbeOtherClientId', { value: otherClient.userPoolClientId });
 
     const wsIntegration = (id: string) => new WebSocketLambdaIntegration(id, apiProbe);
     const live = new apigwv2.WebSocketApi(this, 'ProbeWebSocketApi', {

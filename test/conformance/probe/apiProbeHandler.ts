@@ -28,7 +28,7 @@ const httpEvent = z.object({
   pathParameters: z.record(z.string(), z.string()).nullish(),
   body: z.string().optional(),
   isBase64Encoded: z.boolean(),
-  requestContext: z.object({ http: z.object({ method: z.string(), path: z.string() }), stage: z.string() }),
+  requestContext: z.object({ http: z.object({ method: z.string(), path: z.string() }), stage: z.string(), authorizer: z.object({ jwt: z.object({ claims: z.record(z.string(), z.unknown()) }) }).optional() }),
 });
 
 const wsEvent = z.object({
@@ -73,6 +73,8 @@ function onHttp(event: z.infer<typeof httpEvent>, keys: string[]): HttpResult {
     body: event.body ?? null,
     isBase64Encoded: event.isBase64Encoded,
     headers: { 'content-type': event.headers['content-type'] ?? null, origin: event.headers.origin ?? null },
+    // The JWT authorizer's verified claims, as the function receives them (GET /secured).
+    ...(event.requestContext.authorizer ? { claims: event.requestContext.authorizer.jwt.claims } : {}),
   };
   if (event.routeKey === 'POST /things') {
     let parsed: unknown;
