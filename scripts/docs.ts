@@ -11,6 +11,9 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkCompatibility, renderDocs, type AsyncApiInfo, type JSONSchema, type RegisteredEventType } from '../functions/toolkit/schemas';
 import { walletRegistry } from '../functions/wallet/schemas';
+import { COFFEE_ACCESS } from '../functions/coffee/access';
+import { WALLET_ACCESS } from '../functions/wallet/access';
+import { isPublic, type AccessPolicy } from '../functions/toolkit/http/access';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DOCS_DIR = path.join(ROOT, 'docs');
@@ -24,6 +27,20 @@ export const DOCS: { readonly types: readonly RegisteredEventType[]; readonly in
     description: 'Every event type and version the reference system publishes, generated from its schema registries by `npm run docs`. Envelopes are CloudEvents 1.0 (structured mode); older versions are upcast on read.',
   },
 };
+
+/**
+ * The README's "who may call what" table, from the services' access rules (the same data the stacks
+ * and handlers use): a test checks the README contains exactly this.
+ */
+export function accessTable(services: Readonly<Record<string, AccessPolicy>> = { 'coffee shop': COFFEE_ACCESS, wallet: WALLET_ACCESS }): string {
+  const rows = Object.entries(services).flatMap(([service, access]) =>
+    Object.entries(access).map(([route, rule]) => {
+      const who = isPublic(rule) ? `anyone, no token: ${rule.public}` : `${rule.roles.join(' or ')}${rule.rule ? `: ${rule.rule}` : ''}`;
+      return `| ${service} | \`${route}\` | ${who} |`;
+    }),
+  );
+  return ['| API | route | who may call it |', '|---|---|---|', ...rows].join('\n');
+}
 
 /** The published schemas in `dir` (`<type>.v<N>.json`), by `schemaKey`. */
 export function readPublishedSchemas(dir: string): Record<string, JSONSchema> {

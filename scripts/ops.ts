@@ -19,6 +19,8 @@ import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient, paginateL
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { userDirectoryOf, UserDirectoryClient } from './demo/identities';
 import { DEAD_LETTER_ATTRIBUTES, PARKED_GROUP_ATTRIBUTE, ParkedGroups, REDRIVE_ATTRIBUTE } from '../functions/toolkit/consumer';
 import { OUTBOX_ENV } from '../functions/toolkit/outbox/outboxConfig';
 import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, type ErasureReceipt } from '../functions/toolkit/privacy';
@@ -261,6 +263,18 @@ privacy
     }
     console.log(report.clean ? 'CLEAN: nothing of the subject can be read.' : 'NOT CLEAN: some of the subject’s data can still be read.');
     if (!report.clean) process.exitCode = 1;
+  });
+
+program
+  .command('sign-in <stack> <username>')
+  .description('an access token for a user of the stack’s user pool (CoffeeShop or Wallet), as an administrator provisions them: created if new, put in the roles, given a fresh password, signed in; prints the token (valid 1 hour)')
+  .option('--role <roles...>', 'the user’s roles (groups), e.g. customer, barista, account-holder', [])
+  .action(async (stack: string, username: string, options: { role: string[] }) => {
+    const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stack }));
+    const outputs = Object.fromEntries((Stacks[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
+    const prefix = Object.keys(outputs).find((key) => key.endsWith('UserPoolId'))?.slice(0, -'UserPoolId'.length) ?? '';
+    const user = await new UserDirectoryClient(userDirectoryOf(outputs, prefix)).user(username, options.role);
+    console.log(await user.accessToken());
   });
 
 try {

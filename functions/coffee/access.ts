@@ -3,8 +3,7 @@ import type { AccessPolicy } from '../toolkit/http/access';
 /** The coffee shop's roles: the Cognito groups of its user pool. */
 export const COFFEE_ROLES = ['customer', 'barista', 'counter', 'operator'] as const;
 
-const BOARD_IS_PUBLIC =
-  'the board a shop shows on a screen: drinks, totals, times and order ids, no personal data; an order id grants nothing (cancelling checks the caller placed it, staff routes need a staff role)';
+const BOARD_IS_PUBLIC = 'the shop’s screen: drinks, totals, times and order ids, no personal data; an order id grants nothing (only its customer may cancel it, staff routes need a staff role)';
 
 /**
  * Who may call each route of the coffee shop's HTTP API. Read by the stack (which routes get the JWT

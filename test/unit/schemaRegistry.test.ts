@@ -44,7 +44,7 @@ describe('a schema registry', () => {
 
     it('knows the latest version of each type', () => {
       expect(walletRegistry.latest(TRANSACTION_ADDED).version).toBe(2);
-      expect(walletRegistry.latest('wallet.account.opened').version).toBe(1);
+      expect(walletRegistry.latest('wallet.account.opened').version).toBe(2);
     });
 
     it('replays a log of old and new events (as the event store reads them) as latest data only', () => {
