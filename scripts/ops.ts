@@ -23,7 +23,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { userDirectoryOf, UserDirectoryClient } from './demo/identities';
 import { DEAD_LETTER_ATTRIBUTES, PARKED_GROUP_ATTRIBUTE, ParkedGroups, REDRIVE_ATTRIBUTE } from '../functions/toolkit/consumer';
 import { OUTBOX_ENV } from '../functions/toolkit/outbox/outboxConfig';
-import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, type ErasureReceipt } from '../functions/toolkit/privacy';
+import { auditSubject, discoverStores, ERASE_FUNCTION_SERVICE_NAME, erasedFromBackupsAt, PersonalDataSealer, PRIVACY_ENV, vaultKnowing, type ErasureReceipt } from '../functions/toolkit/privacy';
 import { discoverDeadLetterQueues, findDeadLetterQueue, peekMessages, redrive, RedriveInterruptedError } from '../functions/toolkit/redrive';
 import { parseConfig } from '../functions/toolkit/config/parseConfig';
 import { DynamoStreamsReader, RELAY_ENV, RelayConfigSchema, relayDependencies, republish, type RelayNotice } from '../functions/toolkit/relay';
@@ -204,7 +204,8 @@ program
   });
 
 /** The deployment's erase function(s), made by PersonalDataVault.addEraseFunction. */
-async function eraseFunction(name?: string): Promise<FunctionConfiguration> {
+/** The erase function of the vault that knows `subject` (or the one named): each service that seals personal data has its own. */
+async function eraseFunction(subject: string, name?: string): Promise<FunctionConfiguration> {
   const found: FunctionConfiguration[] = [];
   for await (const page of paginateListFunctions({ client: lambda }, {})) {
     for (const fn of page.Functions ?? []) {
@@ -213,8 +214,9 @@ async function eraseFunction(name?: string): Promise<FunctionConfiguration> {
       if (isEraser && (!name || fn.FunctionName === name)) found.push(fn);
     }
   }
-  if (found.length === 1) return found[0]!;
-  throw new Error(found.length === 0 ? 'no erase function found (a PersonalDataVault with addEraseFunction)' : `several erase functions; choose one with --function: ${found.map((f) => f.FunctionName).join(', ')}`);
+  if (found.length === 0) throw new Error('no erase function found (a PersonalDataVault with addEraseFunction)');
+  if (name) return found[0]!;
+  return vaultKnowing(subject, found, (fn) => PersonalDataSealer.fromEnvironment({ env: fn.Environment?.Variables ?? {} }).vault.status(subject), (fn) => fn.FunctionName ?? '?');
 }
 
 async function backupsClearAt(fn: FunctionConfiguration, receipt: ErasureReceipt): Promise<Date> {
@@ -231,9 +233,9 @@ privacy
   .description('erase a data subject: destroy their key and publish privacy.subject.erased (idempotent)')
   .requiredOption('--by <who>', 'who asks (kept in the tombstone; not personal data)')
   .option('--reason <text>', 'why, e.g. a ticket id')
-  .option('--function <name>', 'the erase function, when the deployment has several')
+  .option('--function <name>', 'the erase function to use (default: the one whose vault knows the subject, e.g. a coffee customer or a wallet account)')
   .action(async (subject: string, options: { by: string; reason?: string; function?: string }) => {
-    const fn = await eraseFunction(options.function);
+    const fn = await eraseFunction(subject, options.function);
     const response = await lambda.send(new InvokeCommand({ FunctionName: fn.FunctionName, Payload: JSON.stringify({ subject, erasedBy: options.by, reason: options.reason }) }));
     const result = JSON.parse(Buffer.from(response.Payload ?? []).toString() || '{}');
     if (response.FunctionError || result.status !== 'erased') throw new Error(`erase failed: ${JSON.stringify(result)}`);
@@ -246,9 +248,9 @@ privacy
   .description('scan every table and queue for the subject: sealed copies, whether any can be read, and known plaintext; exits 1 if anything is readable')
   .option('--known <values...>', 'plaintext values of the subject to search for (e.g. their name and email)', [])
   .option('--prefix <name>', 'only tables and queues whose name starts with this')
-  .option('--function <name>', 'the erase function whose vault to use, when the deployment has several')
+  .option('--function <name>', 'the erase function whose vault to use (default: the one that knows the subject)')
   .action(async (subject: string, options: { known: string[]; prefix?: string; function?: string }) => {
-    const fn = await eraseFunction(options.function);
+    const fn = await eraseFunction(subject, options.function);
     const sealer = PersonalDataSealer.fromEnvironment({ env: fn.Environment?.Variables ?? {} });
     const stores = await discoverStores(new DynamoDBClient({}), sqs, (name) => !options.prefix || name.startsWith(options.prefix));
     const report = await auditSubject({ subject, stores, canOpen: (sealed) => sealer.canOpen(sealed), knownValues: options.known });

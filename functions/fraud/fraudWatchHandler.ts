@@ -10,6 +10,8 @@ import { DynamoEventLog, PROJECTION_ENV } from '../toolkit/projection';
 import { jsonEnv } from '../toolkit/config/parseConfig';
 import { WALLET_SOURCE, walletRegistry } from '../wallet/schemas';
 import { followLog, positionOf, type WatchedAccount } from './rules';
+import { SubjectErasedData } from '../toolkit/privacy/erase';
+import { SUBJECT_ERASED } from '../toolkit/privacy/privacyConfig';
 
 const dynamodb = instrument(new DynamoDBClient({}));
 const { outbox, tableName } = outboxFromEnv(dynamodb);
@@ -18,6 +20,8 @@ const walletLog = new DynamoEventLog(dynamodb, parseConfig(z.object({ [PROJECTIO
 
 /** Per account: what the rules remember, and the last wallet event of the account folded in. */
 const watchKey = (accountId: string) => ({ pk: `WATCH#${accountId}`, sk: 'STATE' });
+/** Per account: that its holder was erased (from `privacy.subject.erased`). */
+const erasedKey = (accountId: string) => ({ pk: `ERASED#${accountId}`, sk: 'STATE' });
 /** Per account: the detections published (the aggregate whose events are `fraud.detected`). */
 const detectionsKey = (accountId: string) => ({ pk: `DETECTIONS#${accountId}`, sk: 'STATE' });
 
@@ -47,9 +51,20 @@ const WALLET_EVENTS = walletRegistry.consumerSchemas([
  * through the service's own outbox, in the transaction that moves the place.
  */
 export const handler = defineConsumer({
-  events: WALLET_EVENTS,
+  // A holder's erasure comes down the same log (the wallet's erase function commits it there).
+  events: { ...WALLET_EVENTS, [SUBJECT_ERASED]: SubjectErasedData },
   idempotency: 'handler',
   handler: async (event, { logger }) => {
+    if (event.type === SUBJECT_ERASED) {
+      // The watch holds amounts, times and payee countries, never a name: nothing of the holder's to
+      // shred here (their names are sealed in the wallet's log, and now unreadable). The watch's place
+      // in the account's log stays, so a late delivery is still recognised and never detected twice.
+      // It records that the holder was erased (an overwrite: a redelivery changes nothing), so a fraud
+      // operator reading the account's detections knows why its names no longer open.
+      await dynamodb.send(new PutItemCommand({ TableName: tableName, Item: marshall({ ...erasedKey(event.data.subject), erasedAt: event.data.erasedAt, eventId: event.id }) }));
+      logger.info('holder erased; the watch holds no personal data', { eventId: event.id });
+      return;
+    }
     // Other events move the place too, but only transactions matter to the rules: they are read from
     // the log when a transaction after them arrives.
     if (event.type !== 'wallet.transaction.added') return;

@@ -35,6 +35,9 @@ export class WalletStack extends Stack {
     });
     // The holders' and payees' names are sealed per account; erasing an account destroys its key.
     const holders = new PersonalDataVault(this, 'Holders', { removalPolicy });
+    // `ops privacy erase <accountId>`: destroys the account's key and commits privacy.subject.erased to
+    // the wallet's log, which the anti-fraud service follows (and acknowledges: it holds no names).
+    const eraseHolder = holders.addEraseFunction(wallet, 'EraseHolder');
 
     const api = new ToolkitFunction(this, 'Api', {
       entry: 'functions/wallet/walletApiHandler.ts',
@@ -124,6 +127,8 @@ export class WalletStack extends Stack {
       CommandQueueUrl: commands.queue.queueUrl,
       CommandDeadLetterQueueUrl: commands.deadLetterQueue.queueUrl,
       TransferDeadLetterQueueUrl: transfersSaga.deadLetterQueue.queueUrl,
+      EraseHolderFunctionName: eraseHolder.functionName,
+      FraudWatchDeadLetterQueueUrl: fraudWatch.deadLetterQueue.queueUrl,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

@@ -73,7 +73,18 @@ export class CoffeeClient extends ApiClient {
   finishBrew = (orderId: string) => this.call('POST', `/barista/orders/${encodeURIComponent(orderId)}/finish`, undefined, this.actors.barista);
   serve = (orderId: string) => this.call('POST', `/counter/orders/${encodeURIComponent(orderId)}/serve`, undefined, this.actors.counter);
   /** Public: no token sent. */
-  board = async (): Promise<BoardRow[]> => (await this.call<{ rows: BoardRow[] }>('GET', '/board', undefined, null)).body.rows ?? [];
+  /** Every row, page by page (`GET /board` answers a page and a `cursor` for the next). */
+  board = async (): Promise<BoardRow[]> => {
+    const rows: BoardRow[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.call<{ rows?: BoardRow[]; cursor?: string }>('GET', `/board${cursor === undefined ? '' : `?cursor=${encodeURIComponent(cursor)}`}`, undefined, null);
+      if (page.status !== 200) throw new Error(`GET /board answered ${page.status}: ${page.body.error ?? ''} ${page.body.message ?? ''}`);
+      rows.push(...(page.body.rows ?? []));
+      cursor = page.body.cursor;
+    } while (cursor !== undefined);
+    return rows;
+  };
   boardRow = (orderId: string) => this.call<BoardRow>('GET', `/board/orders/${encodeURIComponent(orderId)}`, undefined, null);
   waitTimes = () => this.call<{ served: number; totalWaitMs: number; cancelled: number; averageWaitSeconds: number | null }>('GET', '/analytics/wait-times', undefined, this.actors.operator);
 }

@@ -128,8 +128,9 @@ describe('WalletStack', () => {
       const committers = idsOfType('AWS::Lambda::Function').filter((id) => same(props(id, FunctionProps).Environment?.Variables[OUTBOX_ENV.tableName], { Ref: idOf(wallet.table) }));
 
       // The API, the flag-on-fraud consumer and the command handler append to the accounts' streams; the
-      // transfers API only reads them (who holds the source account), without PutItem (its own test).
-      expect(committers.sort()).toEqual([idOf(api), idOf(flagOnFraud.function), idOf(commandHandler), idOf(transfersApi)].sort());
+      // holders' erase function commits privacy.subject.erased (an aggregate of its own); the transfers
+      // API only reads them (who holds the source account), without PutItem (its own test).
+      expect(committers.sort()).toEqual([idOf(api), idOf(flagOnFraud.function), idOf(commandHandler), idOf(transfersApi), idOf(holders.eraseFunction!)].sort());
       for (const id of committers) {
         const variables = props(id, FunctionProps).Environment?.Variables ?? {};
         expect(variables[OUTBOX_ENV.source], id).toBe(WALLET_SOURCE);

@@ -75,6 +75,35 @@ describe('the coffee shop, end to end on the local cloud', () => {
     expect(await shop.startBrew(orderId)).toMatchObject({ status: 409, body: { error: 'AlreadyStarted' } });
   });
 
+  it('serves the board a page at a time: each page bounded, the cursors lead through every row once; a bad limit or cursor is a 400', async () => {
+    // arrange: at least three rows
+    const orderIds = [unique('page'), unique('page'), unique('page')];
+    for (const orderId of orderIds) expect(await shop.placeOrder({ orderId, lines: [{ product: 'espresso' }] })).toMatchObject({ status: 201 });
+    for (const orderId of orderIds) await boardShows(orderId, 'queued');
+
+    // act: pages of at most 2 rows, followed to the end
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await shop.call<{ rows: BoardRow[]; cursor?: string }>('GET', `/board?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, undefined, null);
+      expect(page.status).toBe(200);
+      expect(page.body.rows.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.rows.map((row) => row.orderId));
+      cursor = page.body.cursor;
+      pages++;
+    } while (cursor !== undefined && pages < 10_000);
+
+    // assert: every row once, and the same rows as the whole board
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(orderIds));
+    expect(new Set(seen)).toEqual(new Set((await shop.board()).map((row) => row.orderId)));
+    for (const query of ['limit=0', 'limit=201', 'limit=x', 'cursor=bm90LWEta2V5', 'cursor=%25%25', 'other=1']) {
+      expect(await shop.call('GET', `/board?${query}`, undefined, null), query).toMatchObject({ status: 400, body: { error: 'InvalidQuery' } });
+    }
+  });
+
   it('rejects bad commands with a 4xx that says what is wrong, and writes nothing', async () => {
     const malformed = await shop.placeOrder({ orderId: unique('bad'), lines: [{ product: 'tea', quantity: 0 }] });
     expect(malformed).toMatchObject({ status: 400, body: { error: 'InvalidCommand' } });

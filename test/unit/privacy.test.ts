@@ -19,6 +19,7 @@ import {
   SubjectErasedError,
   subjectOf,
   aliasSafe,
+  vaultKnowing,
 } from '../../functions/toolkit/privacy';
 
 const key = () => randomBytes(32);
@@ -295,5 +296,32 @@ describe('privacy configuration and helpers', () => {
     expect(aliasSafe('a.b')).toMatch(/^a_b-[0-9a-f]{32}$/);
     expect(aliasSafe('a.b')).not.toBe(aliasSafe('a:b'));
     expect(aliasSafe('x'.repeat(300))).toMatch(/^[A-Za-z0-9_-]{1,100}$/);
+  });
+});
+
+describe('vaultKnowing: which service’s vault erases a subject', () => {
+  const named = (name: string) => ({ name, vault: new InMemoryKeyVault() });
+  const pick = (subject: string, vaults: ReturnType<typeof named>[]) => vaultKnowing(subject, vaults, (v) => v.vault.status(subject), (v) => v.name);
+
+  it('picks the vault that holds a key for the subject, or their tombstone (an erase run again)', async () => {
+    // arrange: a coffee customer and a wallet account, each sealed by its own service
+    const coffee = named('EraseCustomer');
+    const wallet = named('EraseHolder');
+    await coffee.vault.currentKey('cust-1');
+    await wallet.vault.currentKey('acct-1');
+    await wallet.vault.erase('acct-1', { erasedBy: 'ops' });
+
+    // act / assert
+    expect((await pick('cust-1', [coffee, wallet])).name).toBe('EraseCustomer');
+    expect((await pick('acct-1', [coffee, wallet])).name).toBe('EraseHolder');
+  });
+
+  it('refuses a subject no vault knows (a typo is not an erasure) and one several vaults know (the operator chooses)', async () => {
+    const coffee = named('EraseCustomer');
+    const wallet = named('EraseHolder');
+    await coffee.vault.currentKey('both');
+    await wallet.vault.currentKey('both');
+    await expect(pick('nobody', [coffee, wallet])).rejects.toThrow(/no vault knows subject nobody: nothing was sealed for them in EraseCustomer, EraseHolder/);
+    await expect(pick('both', [coffee, wallet])).rejects.toThrow(/several vaults know subject both: choose one with --function: EraseCustomer, EraseHolder/);
   });
 });

@@ -194,10 +194,20 @@ async function refreshSnapshot() {
   const run = ++snapshotRun;
   for (let attempt = 0; run === snapshotRun; attempt++) {
     try {
-      const response = await fetch(`${config.apiUrl}/board`, { cache: 'no-store', headers: { accept: 'application/json' } });
-      if (!response.ok) throw new Error(`GET /board answered ${response.status}`);
-      const snapshot = parseSnapshot(await response.json());
-      if (!snapshot) throw new Error('GET /board answered something that is not a board');
+      // The board comes a page at a time: follow each page's cursor until the last.
+      const snapshot = { rows: [], rejected: 0 };
+      let cursor;
+      do {
+        const url = `${config.apiUrl}/board${cursor === undefined ? '' : `?cursor=${encodeURIComponent(cursor)}`}`;
+        const response = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } });
+        if (!response.ok) throw new Error(`GET /board answered ${response.status}`);
+        const body = await response.json();
+        const page = parseSnapshot(body);
+        if (!page) throw new Error('GET /board answered something that is not a board');
+        snapshot.rows.push(...page.rows);
+        snapshot.rejected += page.rejected;
+        cursor = typeof body.cursor === 'string' && body.cursor.length > 0 ? body.cursor : undefined;
+      } while (cursor !== undefined && run === snapshotRun);
       if (snapshot.rejected > 0) console.warn(`board: ignored ${snapshot.rejected} malformed row(s) in the snapshot`);
       if (run !== snapshotRun) return;
       applySnapshot(snapshot.rows);

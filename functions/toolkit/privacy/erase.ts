@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ConcurrencyError, OUTBOX, type Outbox } from '../outbox';
-import type { EraseOptions, ErasureReceipt, SubjectEraser } from './ports';
+import type { EraseOptions, ErasureReceipt, SubjectEraser, SubjectKeyStatus } from './ports';
 import { PRIVACY_MODES, SUBJECT_ERASED } from './privacyConfig';
 
 /** The data of `privacy.subject.erased`: read models drop or anonymise what they hold for `subject`. */
@@ -76,4 +76,18 @@ export function erasedFromBackupsAt(receipt: ErasureReceipt, pitrRecoveryPeriodD
   const kmsKey = receipt.kmsKey;
   const keyDeleted = kmsKey?.deletionDate ? new Date(kmsKey.deletionDate) : kmsKey?.state === 'Deleted' ? new Date(receipt.erasedAt) : undefined;
   return keyDeleted && keyDeleted < pitrEnds ? keyDeleted : pitrEnds;
+}
+
+/**
+ * Of a deployment's vaults (one per service that seals personal data: each has its erase function),
+ * the one that knows `subject`: it holds a key for them, or their tombstone. An operator erasing a
+ * subject then need not know which service sealed their data. Throws when no vault knows the subject
+ * (nothing was ever sealed for them: a typo is not "erased") or when several do (the caller must choose).
+ */
+export async function vaultKnowing<T>(subject: string, vaults: readonly T[], statusOf: (vault: T) => Promise<SubjectKeyStatus>, nameOf: (vault: T) => string): Promise<T> {
+  const knowing: T[] = [];
+  for (const vault of vaults) if ((await statusOf(vault)).state !== 'absent') knowing.push(vault);
+  if (knowing.length === 1) return knowing[0]!;
+  if (knowing.length === 0) throw new Error(`no vault knows subject ${subject}: nothing was sealed for them in ${vaults.map(nameOf).join(', ') || 'any vault'}`);
+  throw new Error(`several vaults know subject ${subject}: choose one with --function: ${knowing.map(nameOf).join(', ')}`);
 }
