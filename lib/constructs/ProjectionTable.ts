@@ -13,6 +13,13 @@ export interface ProjectionTableProps {
    * @default false
    */
   readonly stream?: boolean;
+  /** The row attribute holding its expiry (epoch seconds, `ProjectionDefinition.attributes`): DynamoDB deletes rows past it. @default rows never expire */
+  readonly timeToLiveAttribute?: string;
+  /**
+   * Sparse indexes on string row attributes (`ProjectionDefinition.attributes`): only rows that have
+   * the attribute are in the index; `ProjectionReader.byIndex` queries one. @default none
+   */
+  readonly indexes?: readonly { readonly indexName: string; readonly attribute: string }[];
   /** The key that encrypts the table. @default a new key with rotation on */
   readonly encryptionKey?: kms.IKey;
   /** Of the table and of a new key. @default RemovalPolicy.RETAIN */
@@ -41,7 +48,19 @@ export class ProjectionTable extends Construct {
       encryptionKey: this.key,
       removalPolicy,
       ...(props.stream ? { stream: dynamodb.StreamViewType.NEW_IMAGE } : {}),
+      ...(props.timeToLiveAttribute ? { timeToLiveAttribute: props.timeToLiveAttribute } : {}),
     });
+    for (const index of props.indexes ?? []) {
+      this.table.addGlobalSecondaryIndex({ indexName: index.indexName, partitionKey: { name: index.attribute, type: dynamodb.AttributeType.STRING }, projectionType: dynamodb.ProjectionType.ALL });
+    }
+    this.indexNames = (props.indexes ?? []).map((index) => index.indexName);
+  }
+
+  private readonly indexNames: readonly string[];
+
+  /** The ARNs a reader of this table and its indexes needs. */
+  private readArns(): string[] {
+    return [this.table.tableArn, ...this.indexNames.map((name) => `${this.table.tableArn}/index/${name}`)];
   }
 
   /**
@@ -58,6 +77,12 @@ export class ProjectionTable extends Construct {
   /** Lets a query function read rows and the summary (`ProjectionReader`): `GetItem`, `Scan`, `Query`, and decrypt. */
   grantRead(grantee: iam.IGrantable): iam.Grant {
     this.key.grant(grantee, 'kms:Decrypt');
-    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query'], resourceArns: [this.table.tableArn] });
+    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query'], resourceArns: this.readArns() });
+  }
+
+  /** Lets a function query the table's indexes (`ProjectionReader.byIndex`), and nothing else: `Query` on the indexes, and decrypt. */
+  grantQueryIndexes(grantee: iam.IGrantable): iam.Grant {
+    this.key.grant(grantee, 'kms:Decrypt');
+    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: this.indexNames.map((name) => `${this.table.tableArn}/index/${name}`) });
   }
 }

@@ -2,7 +2,7 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
-import { BOARD_EVENTS } from '../../functions/coffee/board/board';
+import { BOARD_EVENTS, BOARD_EXPIRES_AT, BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE } from '../../functions/coffee/board/board';
 import { QUERIES_ENV } from '../../functions/coffee/board/queriesConfig';
 import { EventConsumer } from '../constructs/EventConsumer';
 import { LiveUpdates } from '../constructs/LiveUpdates';
@@ -61,7 +61,13 @@ export class CoffeeShopStack extends Stack {
     }
 
     // The order board: a projection of every service's events, caught up from their logs when needed.
-    const board = new ProjectionTable(this, 'Board', { stream: true, removalPolicy });
+    // Closed orders expire a day after they closed; the probe queries open orders by stage.
+    const board = new ProjectionTable(this, 'Board', {
+      stream: true,
+      timeToLiveAttribute: BOARD_EXPIRES_AT,
+      indexes: [{ indexName: BOARD_OPEN_INDEX, attribute: OPEN_STAGE_ATTRIBUTE }],
+      removalPolicy,
+    });
     const probe = new BusinessProbe(this, 'Probe', { bus, boardTable: board.table, removalPolicy });
     const boardProjection = new EventConsumer(this, 'BoardProjection', {
       entry: 'functions/coffee/board/boardProjectionHandler.ts',

@@ -12,6 +12,7 @@ import { BusinessProbe, type BusinessProbeProps } from '../../lib/stacks/coffee/
 import { allow, permissionSet, permissionsOf, wildcardAllows } from './support/iamPermissions';
 import { itPassesNagChecks } from './support/nagReport';
 import { projectApp, SKIP_BUNDLING } from './support/projectApp';
+import { BOARD_OPEN_INDEX } from '../../functions/coffee/board/board';
 
 const ON_CALL = 'arn:aws:sns:us-east-1:111111111111:on-call';
 const onCall: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: ON_CALL }) };
@@ -87,13 +88,13 @@ describe('BusinessProbe with its defaults', () => {
     template.resourceCountIs('AWS::Events::EventBus', 1);
   });
 
-  it('lets the function Scan the board and nothing else on it, decrypt with the board key, and commit to its outbox', () => {
+  it('lets the function Query the board’s open-orders index and nothing else on it (no Scan), decrypt with the board key, and commit to its outbox', () => {
     const outboxKey = stack.resolve(probe.outbox.key.keyArn);
 
     expect(permissionsOf(template, stack, probe.function.role)).toEqual(
       permissionSet(
         allow(['logs:CreateLogStream', 'logs:PutLogEvents'], stack.resolve(probe.function.logGroup.logGroupArn)),
-        allow(['dynamodb:Scan'], stack.resolve(board.tableArn)),
+        allow(['dynamodb:Query'], stack.resolve(`${board.tableArn}/index/${BOARD_OPEN_INDEX}`)),
         allow(['kms:Decrypt'], stack.resolve(board.encryptionKey!.keyArn)),
         allow(['dynamodb:PutItem'], stack.resolve(probe.outbox.table.tableArn)),
         allow(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], outboxKey),
@@ -176,7 +177,7 @@ describe('BusinessProbe configured', () => {
 
     // assert
     const boardPermissions = permissionsOf(template, stack, probe.function.role).filter((p) => p.action.startsWith('dynamodb:') && p.action !== 'dynamodb:PutItem');
-    expect(boardPermissions).toEqual(allow(['dynamodb:Scan'], stack.resolve(board.tableArn)));
+    expect(boardPermissions).toEqual(allow(['dynamodb:Query'], stack.resolve(`${board.tableArn}/index/${BOARD_OPEN_INDEX}`)));
     const kmsResources = permissionsOf(template, stack, probe.function.role).filter((p) => p.action.startsWith('kms:')).map((p) => p.resource);
     expect(new Set(kmsResources.map((r) => JSON.stringify(r)))).toEqual(new Set([JSON.stringify(stack.resolve(probe.outbox.key.keyArn))]));
   });

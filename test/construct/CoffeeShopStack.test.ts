@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
 import { BREW_FINISHED, BREW_STARTED } from '../../functions/coffee/barista/ticket';
-import { BOARD_EVENTS } from '../../functions/coffee/board/board';
+import { BOARD_EVENTS, BOARD_EXPIRES_AT, BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE } from '../../functions/coffee/board/board';
 import { QUERIES_ENV } from '../../functions/coffee/board/queriesConfig';
 import { ORDER_SERVED } from '../../functions/coffee/counter/pickup';
 import { ORDER_CANCELLED } from '../../functions/coffee/orders/cancelOrder';
@@ -248,6 +248,12 @@ describe('CoffeeShopStack', () => {
       synth.template.hasResourceProperties('AWS::Cognito::UserPoolClient', { GenerateSecret: false, ExplicitAuthFlows: Match.arrayWith(['ALLOW_USER_PASSWORD_AUTH', 'ALLOW_USER_SRP_AUTH']) });
     });
 
+    it('keeps the board bounded: closed rows expire (TTL on expiresAt) and open orders are indexed by stage (sparse)', () => {
+      const table = synth.resources[synth.idOf(board.table)]!.Properties;
+      expect(table.TimeToLiveSpecification).toEqual({ AttributeName: BOARD_EXPIRES_AT, Enabled: true });
+      expect(table.GlobalSecondaryIndexes).toEqual([{ IndexName: BOARD_OPEN_INDEX, KeySchema: [{ AttributeName: OPEN_STAGE_ATTRIBUTE, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } }]);
+    });
+
     it('allows no browser origin unless configured (CORS: see ServiceHttpApi.test.ts)', () => {
       synth.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP', CorsConfiguration: Match.absent() });
     });
@@ -317,7 +323,7 @@ describe('CoffeeShopStack', () => {
       const dynamodbPermissions = synth.permissionsOf(queries).filter((p) => p.action.startsWith('dynamodb:'));
 
       expect(dynamodbPermissions).toEqual(
-        permissionSet(allow(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query'], [arnOf(stack, board.table), arnOf(stack, waitTimes.table)])),
+        permissionSet(allow(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query'], [arnOf(stack, board.table), stack.resolve(`${board.table.tableArn}/index/${BOARD_OPEN_INDEX}`), arnOf(stack, waitTimes.table)])),
       );
       expect(synth.permissionsOf(queries).filter((p) => p.action.startsWith('kms:'))).toEqual(
         permissionSet(allow(['kms:Decrypt'], [stack.resolve(board.key.keyArn), stack.resolve(waitTimes.key.keyArn)])),
@@ -409,7 +415,7 @@ describe('CoffeeShopStack without analytics (`withAnalytics: false`)', () => {
     expect(lean.environmentOf(queries)).not.toHaveProperty(QUERIES_ENV.waitTimesTable);
     expect(lean.environmentOf(queries)).toHaveProperty(QUERIES_ENV.boardTable);
     expect(lean.permissionsOf(queries).filter((p) => p.action.startsWith('dynamodb:'))).toEqual(
-      permissionSet(allow(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query'], arnOf(lean.stack, board.table))),
+      permissionSet(allow(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query'], [arnOf(lean.stack, board.table), lean.stack.resolve(`${board.table.tableArn}/index/${BOARD_OPEN_INDEX}`)])),
     );
   });
 });

@@ -1,5 +1,5 @@
 import { BatchWriteItemCommand, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { InvokeCommand, LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { WAIT_TIME_EVENTS } from '../../functions/coffee/analytics/waitTimes';
 import { queueKey } from '../../functions/coffee/barista/ticket';
 import type { ProbeReport } from '../../functions/coffee/probe/runProbe';
 import { replay } from '../../functions/toolkit/replay';
+import { ProjectionReader } from '../../functions/toolkit/projection';
+import { BOARD_EXPIRES_AT, BOARD_OPEN_INDEX, CLOSED_ROW_RETENTION_SECONDS, OPEN_STAGE_ATTRIBUTE } from '../../functions/coffee/board/board';
 import { CoffeeClient, type BoardRow } from '../../scripts/demo/coffeeClient';
 import { eventually, unique } from '../support/eventually';
 import { stackOutputs } from '../support/outputs';
@@ -73,6 +75,34 @@ describe('the coffee shop, end to end on the local cloud', () => {
     expect(await shop.cancel(orderId)).toMatchObject({ status: 409, body: { error: 'OrderNotCancellable' } });
     expect(await shop.serve(orderId)).toMatchObject({ status: 409, body: { error: 'AlreadyServed' } });
     expect(await shop.startBrew(orderId)).toMatchObject({ status: 409, body: { error: 'AlreadyStarted' } });
+  });
+
+  it('keeps an open order in the board’s open-orders index under its stage, and a served one out of it, expiring a day after it was served', async () => {
+    // arrange: one order left queued, one served
+    const [open, closed] = [unique('open'), unique('closed')];
+    for (const orderId of [open, closed]) expect(await shop.placeOrder({ orderId, lines: [{ product: 'mocha' }] })).toMatchObject({ status: 201 });
+    expect(await whenKnown(() => shop.startBrew(closed))).toMatchObject({ status: 200 });
+    expect(await whenKnown(() => shop.finishBrew(closed))).toMatchObject({ status: 200 });
+    expect(await whenKnown(() => shop.serve(closed))).toMatchObject({ status: 200 });
+    await boardShows(open, 'queued');
+    const served = await boardShows(closed, 'served');
+
+    // act: what the business probe reads (the index), and the served row's item
+    const reader = new ProjectionReader<{ orderId: string }>({ dynamodb: ddb, tableName: out.BoardTableName! });
+    const indexed = async (stage: string) => {
+      const ids: string[] = [];
+      for await (const row of reader.byIndex(BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE, stage)) ids.push(row.state.orderId);
+      return ids;
+    };
+    const queued = await eventually(() => indexed('queued'), (ids) => ids.includes(open), { what: `order ${open} in the open-orders index` });
+    const { Item } = await ddb.send(new GetItemCommand({ TableName: out.BoardTableName, Key: marshall({ pk: closed }), ConsistentRead: true }));
+
+    // assert
+    expect(queued).not.toContain(closed);
+    for (const stage of ['brewing', 'ready']) expect(await indexed(stage)).not.toContain(closed);
+    const item = unmarshall(Item!);
+    expect(item[OPEN_STAGE_ATTRIBUTE]).toBeUndefined();
+    expect(item[BOARD_EXPIRES_AT]).toBe(Math.floor(Date.parse(served.servedAt!) / 1000) + CLOSED_ROW_RETENTION_SECONDS);
   });
 
   it('serves the board a page at a time: each page bounded, the cursors lead through every row once; a bad limit or cursor is a 400', async () => {

@@ -1,5 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE } from '../../functions/coffee/board/board';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProbeRowSchema, type ProbeRow } from '../../functions/coffee/probe/boardRow';
@@ -235,14 +236,17 @@ describe('the probe input and the board rows it reads', () => {
 
 describe('DynamoBoardRows', () => {
   /** A client whose Scan answers with `pages`, one per call, and records each request. */
-  function scanning(pages: Record<string, unknown>[][]) {
+  /** A board table that answers Queries of its open-orders index: per stage, its pages in order. */
+  function querying(pagesByStage: Record<string, Record<string, unknown>[][]>) {
     const client = new DynamoDBClient({ region: 'us-east-1' });
-    const requests: ScanCommand['input'][] = [];
+    const requests: QueryCommand['input'][] = [];
     vi.spyOn(client, 'send').mockImplementation(async (command: unknown) => {
-      if (!(command instanceof ScanCommand)) throw new Error('only Scan is expected');
+      if (!(command instanceof QueryCommand)) throw new Error('only Query is expected: the probe never scans the board');
       requests.push({ ...command.input });
-      const index = requests.length - 1;
-      const output: Partial<ScanCommandOutput> = {
+      const stage = command.input.ExpressionAttributeValues?.[':value']?.S ?? '';
+      const pages = pagesByStage[stage] ?? [[]];
+      const index = command.input.ExclusiveStartKey ? Number(command.input.ExclusiveStartKey.pk?.S?.split('-')[1]) + 1 : 0;
+      const output: Partial<QueryCommandOutput> = {
         Items: pages[index]!.map((item) => marshall(item, { removeUndefinedValues: true })),
         ...(index < pages.length - 1 ? { LastEvaluatedKey: marshall({ pk: `after-${index}` }) } : {}),
       };
@@ -254,12 +258,12 @@ describe('DynamoBoardRows', () => {
   /** A projection item as the projection toolkit stores it. */
   const item = (state: unknown) => ({ pk: (state as { orderId: string }).orderId, state, watermarks: { 'coffee.orders': 1 }, revision: 1, version: 1 });
 
-  it('reads every page without the #SUMMARY item, and reports a row it cannot read by key only, reading the others', async () => {
+  it('reads the open orders of each stage from the open-orders index, every page, and reports a row it cannot read by key only, reading the others', async () => {
     // arrange
-    const { client, requests } = scanning([
-      [item(queued('o-1', 10)), item({ orderId: 'o-bad', status: 'lost', overdue: false })],
-      [item(brewing('o-2', 50, 20))],
-    ]);
+    const { client, requests } = querying({
+      queued: [[item(queued('o-1', 10)), item({ orderId: 'o-bad', status: 'lost', overdue: false })], [item(queued('o-3', 5))]],
+      brewing: [[item(brewing('o-2', 50, 20))]],
+    });
     const unreadable: [string, string[]][] = [];
     const rows = new DynamoBoardRows({ dynamodb: client, tableName: 'board', onUnreadable: (key, problems) => unreadable.push([key, problems]) });
 
@@ -267,11 +271,15 @@ describe('DynamoBoardRows', () => {
     const listed = await rows.list();
 
     // assert
-    expect(listed.map((row) => row.orderId)).toEqual(['o-1', 'o-2']);
+    expect(listed.map((row) => row.orderId)).toEqual(['o-1', 'o-3', 'o-2']);
     expect(unreadable).toEqual([['o-bad', ['status']]]);
-    expect(requests).toHaveLength(2);
-    expect(requests[0]).toMatchObject({ TableName: 'board', ExpressionAttributeValues: { ':summary': { S: '#SUMMARY' } } });
-    expect(requests[1]!.ExclusiveStartKey).toEqual(marshall({ pk: 'after-0' }));
+    expect(requests.map((r) => [r.IndexName, r.ExpressionAttributeNames?.['#attribute'], r.ExpressionAttributeValues?.[':value']?.S, r.ExclusiveStartKey?.pk?.S])).toEqual([
+      [BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE, 'queued', undefined],
+      [BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE, 'queued', 'after-0'],
+      [BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE, 'brewing', undefined],
+      [BOARD_OPEN_INDEX, OPEN_STAGE_ATTRIBUTE, 'ready', undefined],
+    ]);
+    expect(requests.every((r) => r.TableName === 'board')).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { RowAttributes } from '../../toolkit/projection/projectionItem';
 import { ORDER_CANCELLED, OrderCancelledSchema } from '../orders/cancelOrder';
 import { ORDER_PLACED, OrderPlacedSchema, summarize } from '../orders/placeOrder';
 import { BREW_FINISHED, BREW_STARTED, BrewFinishedSchema, BrewStartedSchema } from '../barista/ticket';
@@ -73,4 +74,27 @@ function fieldsOf(row: BoardState, event: BoardEvent): Partial<BoardState> {
     case ORDER_OVERDUE:
       return { overdue: true };
   }
+}
+
+/** The board table's sparse index of open orders by stage: what the business probe queries. */
+export const BOARD_OPEN_INDEX = 'OpenByStage';
+/** A row's stage while the order is open (queued, brewing or ready); absent once it is served or cancelled. */
+export const OPEN_STAGE_ATTRIBUTE = 'openStage';
+/** When a closed row expires (epoch seconds; the table's time to live). */
+export const BOARD_EXPIRES_AT = 'expiresAt';
+/** How long a served or cancelled order stays on the board after it closed. */
+export const CLOSED_ROW_RETENTION_SECONDS = 24 * 60 * 60;
+
+/**
+ * What the board table keeps at the top of a row, besides its state: an open order's stage (so it is
+ * in the open-orders index, and leaves it when it closes) and a closed order's expiry (a day after it
+ * was served or cancelled). Pure: from the row alone, no clock.
+ */
+export function boardAttributes(row: BoardState): RowAttributes {
+  const closedAt = row.status === 'served' ? row.servedAt : row.status === 'cancelled' ? row.cancelledAt : undefined;
+  const closedSeconds = closedAt === undefined ? Number.NaN : Math.floor(Date.parse(closedAt) / 1000);
+  return {
+    [OPEN_STAGE_ATTRIBUTE]: row.status === 'served' || row.status === 'cancelled' ? undefined : row.status,
+    [BOARD_EXPIRES_AT]: Number.isFinite(closedSeconds) ? closedSeconds + CLOSED_ROW_RETENTION_SECONDS : undefined,
+  };
 }

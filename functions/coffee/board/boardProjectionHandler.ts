@@ -1,5 +1,5 @@
 import { defineProjection } from '../../toolkit/projection';
-import { applyToBoard, BOARD_EVENTS, emptyBoardRow, type BoardEvent } from './board';
+import { applyToBoard, boardAttributes, BOARD_EVENTS, emptyBoardRow, type BoardEvent } from './board';
 
 /**
  * The order board (CQRS read model): one row per order, built from every service's events off the
@@ -10,4 +10,6 @@ export const handler = defineProjection({
   events: BOARD_EVENTS,
   initial: emptyBoardRow,
   apply: (row, event) => applyToBoard(row, event as BoardEvent),
+  // An open order's stage (the probe's index) and a closed one's expiry (a day after it closed).
+  attributes: boardAttributes,
 });

@@ -12,7 +12,7 @@ import type * as z from 'zod';
 import { SUMMARY_KEY, type ProjectionRow } from './catchUp';
 import { ProjectionConflictError, ProjectionError } from './errors';
 import type { ProjectionStore } from './ports';
-import { PROJECTION, toItem, toRow } from './projectionItem';
+import { PROJECTION, toItem, toRow, type RowAttributes } from './projectionItem';
 
 /** Cancellation reasons that mean another write got there first: load again and retry. */
 const CONFLICTS = new Set(['ConditionalCheckFailed', 'TransactionConflict']);
@@ -27,6 +27,8 @@ export class DynamoProjectionStore<S> implements ProjectionStore<S> {
     private readonly dynamodb: DynamoDBClient,
     private readonly tableName: string,
     private readonly state?: z.ZodType<S>,
+    /** Top-level attributes written with each row (an index's key, a time to live). */
+    private readonly attributes?: (state: S) => RowAttributes,
   ) {}
 
   async load(key: string): Promise<ProjectionRow<S> | undefined> {
@@ -37,7 +39,7 @@ export class DynamoProjectionStore<S> implements ProjectionStore<S> {
   async save(row: ProjectionRow<S>, expectedVersion: number, summary: Readonly<Record<string, number>>): Promise<void> {
     const put: Put = {
       TableName: this.tableName,
-      Item: marshall(toItem(row, expectedVersion + 1), { removeUndefinedValues: true, convertClassInstanceToMap: true }),
+      Item: marshall(toItem(row, expectedVersion + 1, this.attributes?.(row.state)), { removeUndefinedValues: true, convertClassInstanceToMap: true }),
       ...(expectedVersion === 0
         ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PROJECTION.partitionKey } }
         : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': PROJECTION.version }, ExpressionAttributeValues: marshall({ ':expected': expectedVersion }) }),

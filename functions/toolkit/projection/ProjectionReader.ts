@@ -1,4 +1,4 @@
-import { GetItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type * as z from 'zod';
 import { SUMMARY_KEY, type ProjectionRow } from './catchUp';
@@ -53,6 +53,28 @@ export class ProjectionReader<S> {
       yield* page.rows;
       cursor = page.cursor;
     } while (cursor !== undefined);
+  }
+
+  /**
+   * Every row whose `attribute` is `value`, from the table's index `indexName` on that attribute (a
+   * `Query`, page by page): e.g. the open orders of one stage, without reading the closed ones.
+   */
+  async *byIndex(indexName: string, attribute: string, value: string): AsyncIterable<ProjectionRow<S>> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const { Items = [], LastEvaluatedKey } = await this.options.dynamodb.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          IndexName: indexName,
+          KeyConditionExpression: '#attribute = :value',
+          ExpressionAttributeNames: { '#attribute': attribute },
+          ExpressionAttributeValues: { ':value': { S: value } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of Items) yield toRow<S>(unmarshall(item), this.options.state);
+      start = LastEvaluatedKey;
+    } while (start !== undefined);
   }
 
   /** The summary counters (what `apply` returned as `summary`, added up); `{}` before any. */

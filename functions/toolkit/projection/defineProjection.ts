@@ -14,6 +14,7 @@ import type { EventLog, ProjectionStore } from './ports';
 import { PROJECTION_ENV, ProjectionConfigSchema, type ProjectionConfig } from './projectionConfig';
 import { Projector } from './Projector';
 import { instrument } from '../observability';
+import type { RowAttributes } from './projectionItem';
 
 export interface ProjectionDefinition<S extends EventSchemas, T> {
   /** The event types projected: type → zod schema of `data` (as for `defineConsumer`). Anything else delivered is poison. */
@@ -33,6 +34,12 @@ export interface ProjectionDefinition<S extends EventSchemas, T> {
   readonly state?: z.ZodType<T>;
   /** As for `defineConsumer`: personal fields opened before `apply` sees them (also for events read from the log). */
   readonly privacy?: ConsumerDefinition<S>['privacy'];
+  /**
+   * Top-level attributes written with each row, from its state: the key of a sparse index (e.g. the
+   * stage of an open order, absent once it is closed) or a time to live (epoch seconds). Pure.
+   * @default none
+   */
+  readonly attributes?: (state: T) => RowAttributes;
   /** Saves retried after losing a race to another delivery of the same row. @default 5 attempts, 20–500 ms */
   readonly conflictRetry?: BackoffPolicy;
 }
@@ -61,7 +68,7 @@ export function defineProjection<S extends EventSchemas, T>(
   const config = dependencies.config ?? parseConfig(ProjectionConfigSchema);
   const dynamodb = dependencies.dynamodb ?? dependencies.consumer?.dynamodb ?? instrument(new DynamoDBClient({}));
   const logger = dependencies.logger ?? dependencies.consumer?.logger ?? new Logger();
-  const store = dependencies.store ?? new DynamoProjectionStore<T>(dynamodb, config[PROJECTION_ENV.table], definition.state);
+  const store = dependencies.store ?? new DynamoProjectionStore<T>(dynamodb, config[PROJECTION_ENV.table], definition.state, definition.attributes);
   const log = dependencies.log ?? new DynamoEventLog(dynamodb, config[PROJECTION_ENV.logs]);
 
   async function decode(envelope: EventEnvelope): Promise<ConsumedEvent<S> | undefined> {

@@ -37,13 +37,27 @@ export function toRow<S>(item: Record<string, unknown>, state?: z.ZodType<S>): P
   return { key: row.pk, state: value, watermarks: row.watermarks, revision: row.revision, version: row.version };
 }
 
-export const toItem = <S>(row: ProjectionRow<S>, version: number): Record<string, unknown> => ({
-  [PROJECTION.partitionKey]: row.key,
-  [PROJECTION.state]: row.state,
-  [PROJECTION.watermarks]: row.watermarks,
-  [PROJECTION.revision]: row.revision,
-  [PROJECTION.version]: version,
-});
+/**
+ * Top-level attributes a projection writes with a row, from its state (`ProjectionDefinition.attributes`):
+ * what a sparse index or a time to live needs, since those read top-level attributes only. An attribute
+ * left `undefined` is not written (the row leaves a sparse index, or never expires).
+ */
+export type RowAttributes = Readonly<Record<string, string | number | undefined>>;
+
+const RESERVED: ReadonlySet<string> = new Set(Object.values(PROJECTION));
+
+export function toItem<S>(row: ProjectionRow<S>, version: number, attributes: RowAttributes = {}): Record<string, unknown> {
+  const reserved = Object.keys(attributes).filter((name) => RESERVED.has(name));
+  if (reserved.length > 0) throw new InvalidProjectionRowError(row.key, reserved.map((name) => `${name}: a row attribute cannot replace the projection's own`));
+  return {
+    ...attributes,
+    [PROJECTION.partitionKey]: row.key,
+    [PROJECTION.state]: row.state,
+    [PROJECTION.watermarks]: row.watermarks,
+    [PROJECTION.revision]: row.revision,
+    [PROJECTION.version]: version,
+  };
+}
 
 /** The summary item's counters: every attribute but the key. */
 export function toSummary(item: Record<string, unknown> | undefined): Record<string, number> {

@@ -9,6 +9,7 @@ import { PROBE_STAGES, type ProbeStage } from '../../../functions/coffee/probe/b
 import { PROBE_ENV, PROBE_METRICS } from '../../../functions/coffee/probe/probeConfig';
 import { ToolkitFunction } from '../../constructs/ToolkitFunction';
 import { TransactionalOutbox } from '../../constructs/TransactionalOutbox';
+import { BOARD_OPEN_INDEX } from '../../../functions/coffee/board/board';
 
 /** The EventBridge `source` of `coffee.order.overdue`. */
 export const PROBE_SOURCE = 'coffee.probe';
@@ -74,8 +75,8 @@ export class BusinessProbe extends Construct {
       },
     });
     this.outbox.grantCommit(this.function);
-    // Read-only, and only what a Scan needs: the board is another service's read model.
-    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['dynamodb:Scan'], resourceArns: [props.boardTable.tableArn] });
+    // Read-only, and only the open-orders index: the board is another service's read model.
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['dynamodb:Query'], resourceArns: [`${props.boardTable.tableArn}/index/${BOARD_OPEN_INDEX}`] });
     props.boardTable.encryptionKey?.grant(this.function, 'kms:Decrypt');
 
     this.rule = new events.Rule(this, 'Schedule', {
